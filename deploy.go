@@ -1,0 +1,81 @@
+package forge
+
+import "time"
+
+// Reason says why a deploy ran.
+type Reason string
+
+// The reasons for a deploy.
+const (
+	ReasonPush     Reason = "push"
+	ReasonManual   Reason = "manual"
+	ReasonRollback Reason = "rollback"
+)
+
+// Status is where a deploy stands.
+type Status string
+
+// The statuses of a deploy. Queued and Running are transient; the others are
+// final.
+const (
+	StatusQueued      Status = "queued"
+	StatusRunning     Status = "running"
+	StatusSucceeded   Status = "succeeded"
+	StatusFailed      Status = "failed"
+	StatusInterrupted Status = "interrupted"
+)
+
+// Final reports whether a deploy with this status will not change again.
+func (s Status) Final() bool {
+	return s == StatusSucceeded || s == StatusFailed || s == StatusInterrupted
+}
+
+// Trigger names what started a deploy.
+type Trigger struct {
+	Provider string `json:"provider,omitempty"`
+	Delivery string `json:"delivery,omitempty"`
+	User     string `json:"user,omitempty"`
+}
+
+// ServiceDeploy is one service's part in a deploy.
+type ServiceDeploy struct {
+	Service string `json:"service"`
+	// Image is the reference as written in the compose file (repo:tag).
+	Image string `json:"image"`
+	// Pinned is the repo@digest reference handed to compose.
+	Pinned string `json:"pinned,omitempty"`
+	// Digest is what the container runs after the deploy, read back from the engine.
+	Digest string `json:"digest,omitempty"`
+	// Previous is the digest the service ran before.
+	Previous string `json:"previous,omitempty"`
+	// Changed reports whether the container was recreated.
+	Changed bool `json:"changed"`
+}
+
+// Deploy is one run of the dispatcher against one compose project, as the
+// ledger records it.
+type Deploy struct {
+	ID       uint64          `json:"id"`
+	Project  string          `json:"project"`
+	Reason   Reason          `json:"reason"`
+	Trigger  Trigger         `json:"trigger"`
+	Services []ServiceDeploy `json:"services"`
+	Status   Status          `json:"status"`
+	// Error is a generic reason, safe to show and store: never the raw error.
+	Error string `json:"error,omitempty"`
+	// RollbackOf is the deploy whose digests a rollback replayed.
+	RollbackOf uint64    `json:"rollback_of,omitempty"`
+	Queued     time.Time `json:"queued"`
+	Started    time.Time `json:"started,omitzero"`
+	Finished   time.Time `json:"finished,omitzero"`
+}
+
+// Service returns the deploy's entry for the named service.
+func (d Deploy) Service(name string) (ServiceDeploy, bool) {
+	for _, s := range d.Services {
+		if s.Service == name {
+			return s, true
+		}
+	}
+	return ServiceDeploy{}, false
+}

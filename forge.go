@@ -1,0 +1,79 @@
+// Package forge is docker-forge's shared vocabulary: the events that webhooks
+// produce, the deploys that the dispatcher runs and the ledger records, and the
+// label names that users put on their compose services. It uses the standard
+// library only, so every other package can depend on it.
+package forge
+
+// Version is the docker-forge release, set at build time with
+// -ldflags "-X github.com/docker-forge/docker-forge.Version=…".
+var Version = "0.1.0-dev"
+
+// Service-level compose labels that opt a service in and tune its updates.
+const (
+	// LabelEnable opts a service in when set to "true".
+	LabelEnable = "forge.enable"
+	// LabelPolicy chooses which pushes a service follows; see Policy.
+	LabelPolicy = "forge.policy"
+	// LabelRollback is "auto" or "manual".
+	LabelRollback = "forge.rollback"
+)
+
+// PolicyDigest is the default update policy: the same tag, a new digest.
+const PolicyDigest = "digest"
+
+// Labels that docker compose puts on every container it creates; forge reads
+// them to discover projects without any registration.
+const (
+	ComposeProjectLabel     = "com.docker.compose.project"
+	ComposeServiceLabel     = "com.docker.compose.service"
+	ComposeWorkingDirLabel  = "com.docker.compose.project.working_dir"
+	ComposeConfigFilesLabel = "com.docker.compose.project.config_files"
+	ComposeEnvFileLabel     = "com.docker.compose.project.environment_file"
+	ComposeOneoffLabel      = "com.docker.compose.oneoff"
+)
+
+// ProjectRef says where a compose project's model lives: enough to load it
+// again the way compose did.
+type ProjectRef struct {
+	Name        string   `json:"name"`
+	WorkingDir  string   `json:"working_dir,omitempty"`
+	ConfigFiles []string `json:"config_files,omitempty"`
+	EnvFiles    []string `json:"env_files,omitempty"`
+	Profiles    []string `json:"profiles,omitempty"`
+}
+
+// Project is a loaded compose project, reduced to what forge decides on.
+type Project struct {
+	Ref      ProjectRef `json:"ref"`
+	Services []Service  `json:"services"`
+}
+
+// Service is one compose service: its image reference as written in the
+// compose file and its labels.
+type Service struct {
+	Name   string            `json:"name"`
+	Image  string            `json:"image"`
+	Labels map[string]string `json:"labels,omitempty"`
+}
+
+// Enabled reports whether the service opted in with forge.enable=true.
+func (s Service) Enabled() bool { return s.Labels[LabelEnable] == "true" }
+
+// Policy returns the service's update policy, PolicyDigest when unset.
+func (s Service) Policy() string {
+	if p := s.Labels[LabelPolicy]; p != "" {
+		return p
+	}
+	return PolicyDigest
+}
+
+// Running describes what a service's container runs right now, as read from
+// the engine.
+type Running struct {
+	Service     string `json:"service"`
+	ContainerID string `json:"container_id"`
+	Image       string `json:"image"`
+	ImageID     string `json:"image_id"`
+	Digest      string `json:"digest,omitempty"`
+	State       string `json:"state"`
+}

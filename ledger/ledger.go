@@ -1,0 +1,330 @@
+// Package ledger is docker-forge's memory: an append-only bbolt store of every
+// deploy, success and failure, with what ran before, so any deploy can be
+// replayed. It also remembers the compose projects forge has deployed, so a
+// project stays known while its containers are down.
+//
+// bbolt lets one process hold the file. The daemon holds it while it runs;
+// the CLI opens it only when no daemon answers, with a short lock timeout.
+package ledger
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+
+	"github.com/docker-forge/docker-forge"
+)
+
+// schemaVersion is written into every value, so a later release can migrate.
+const schemaVersion = 1
+
+var (
+	bucketDeploys  = []byte("deploys")  // project -> (big-endian id -> deployRecord)
+	bucketIndex    = []byte("index")    // big-endian id -> project name
+	bucketProjects = []byte("projects") // project name -> projectRecord
+)
+
+// ErrNotFound is returned when no deploy has the asked-for id.
+var ErrNotFound = errors.New("ledger: no deploy recorded")
+
+// ErrLocked is returned by Open when another process holds the ledger.
+var ErrLocked = errors.New("ledger: locked by another process")
+
+// DefaultKeep is how many deploys per project are kept when Options.Keep is 0.
+const DefaultKeep = 100
+
+// Options tune Open.
+type Options struct {
+	// Timeout bounds the wait for the file lock; 0 means one second.
+	Timeout time.Duration
+	// Keep is the newest deploys kept per project; older ones are pruned.
+	Keep int
+}
+
+// Ledger is the bbolt-backed deploy store. It is safe for concurrent use.
+type Ledger struct {
+	db   *bolt.DB
+	keep int
+}
+
+type deployRecord struct {
+	V int `json:"v"`
+	forge.Deploy
+}
+
+type projectRecord struct {
+	V       int              `json:"v"`
+	Ref     forge.ProjectRef `json:"ref"`
+	Updated time.Time        `json:"updated"`
+}
+
+// Open opens (creating if needed) the ledger at path.
+func Open(path string, opts Options) (*Ledger, error) {
+	if opts.Timeout <= 0 {
+		opts.Timeout = time.Second
+	}
+	if opts.Keep <= 0 {
+		opts.Keep = DefaultKeep
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("open ledger %s: %w", path, err)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.Timeout})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return nil, fmt.Errorf("open ledger %s: %w", path, ErrLocked)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open ledger %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketDeploys, bucketIndex, bucketProjects} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("open ledger %s: create buckets: %w", path, err)
+	}
+	return &Ledger{db: db, keep: opts.Keep}, nil
+}
+
+// Close releases the file.
+func (l *Ledger) Close() error { return l.db.Close() }
+
+func itob(id uint64) []byte {
+	b := make([]byte, 8)
+	binary.BigEndian.PutUint64(b, id)
+	return b
+}
+
+// Create records a new deploy, assigning d.ID.
+func (l *Ledger) Create(d *forge.Deploy) error {
+	if d.Project == "" {
+		return errors.New("ledger: deploy without a project")
+	}
+	err := l.db.Update(func(tx *bolt.Tx) error {
+		root := tx.Bucket(bucketDeploys)
+		id, err := root.NextSequence()
+		if err != nil {
+			return err
+		}
+		d.ID = id
+		return put(tx, *d)
+	})
+	if err != nil {
+		return fmt.Errorf("record deploy for %s: %w", d.Project, err)
+	}
+	return nil
+}
+
+// Update rewrites a recorded deploy. Once it is final, the project's history
+// is pruned to the newest Keep deploys.
+func (l *Ledger) Update(d forge.Deploy) error {
+	err := l.db.Update(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bucketIndex).Get(itob(d.ID)); string(v) != d.Project {
+			return fmt.Errorf("deploy %d: %w", d.ID, ErrNotFound)
+		}
+		if err := put(tx, d); err != nil {
+			return err
+		}
+		if d.Status.Final() {
+			return prune(tx, d.Project, l.keep)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("update deploy %d: %w", d.ID, err)
+	}
+	return nil
+}
+
+func put(tx *bolt.Tx, d forge.Deploy) error {
+	b, err := tx.Bucket(bucketDeploys).CreateBucketIfNotExists([]byte(d.Project))
+	if err != nil {
+		return err
+	}
+	v, err := json.Marshal(deployRecord{V: schemaVersion, Deploy: d})
+	if err != nil {
+		return err
+	}
+	if err := b.Put(itob(d.ID), v); err != nil {
+		return err
+	}
+	return tx.Bucket(bucketIndex).Put(itob(d.ID), []byte(d.Project))
+}
+
+// prune deletes the oldest final deploys of project beyond keep. Deploys that
+// are still queued or running are never pruned.
+func prune(tx *bolt.Tx, project string, keep int) error {
+	b := tx.Bucket(bucketDeploys).Bucket([]byte(project))
+	if b == nil {
+		return nil
+	}
+	var stale [][]byte
+	n := 0
+	c := b.Cursor()
+	for k, v := c.Last(); k != nil; k, v = c.Prev() {
+		n++
+		if n <= keep {
+			continue
+		}
+		var rec deployRecord
+		if err := json.Unmarshal(v, &rec); err == nil && !rec.Status.Final() {
+			continue
+		}
+		stale = append(stale, slices.Clone(k))
+	}
+	for _, k := range stale {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketIndex).Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Get returns the deploy with the given id.
+func (l *Ledger) Get(id uint64) (forge.Deploy, error) {
+	var d forge.Deploy
+	err := l.db.View(func(tx *bolt.Tx) error {
+		project := tx.Bucket(bucketIndex).Get(itob(id))
+		if project == nil {
+			return ErrNotFound
+		}
+		b := tx.Bucket(bucketDeploys).Bucket(project)
+		if b == nil {
+			return ErrNotFound
+		}
+		v := b.Get(itob(id))
+		if v == nil {
+			return ErrNotFound
+		}
+		return decode(v, &d)
+	})
+	if err != nil {
+		return forge.Deploy{}, fmt.Errorf("get deploy %d: %w", id, err)
+	}
+	return d, nil
+}
+
+// History returns a project's deploys, newest first, at most limit of them
+// (all when limit <= 0).
+func (l *Ledger) History(project string, limit int) ([]forge.Deploy, error) {
+	var out []forge.Deploy
+	err := l.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketDeploys).Bucket([]byte(project))
+		if b == nil {
+			return nil
+		}
+		c := b.Cursor()
+		for k, v := c.Last(); k != nil; k, v = c.Prev() {
+			var d forge.Deploy
+			if err := decode(v, &d); err != nil {
+				return err
+			}
+			out = append(out, d)
+			if limit > 0 && len(out) == limit {
+				break
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("history of %s: %w", project, err)
+	}
+	return out, nil
+}
+
+// Unfinished returns every deploy, across projects, that is not final, oldest
+// first.
+func (l *Ledger) Unfinished() ([]forge.Deploy, error) {
+	var out []forge.Deploy
+	err := l.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketDeploys).ForEachBucket(func(name []byte) error {
+			return tx.Bucket(bucketDeploys).Bucket(name).ForEach(func(_, v []byte) error {
+				var d forge.Deploy
+				if err := decode(v, &d); err != nil {
+					return err
+				}
+				if !d.Status.Final() {
+					out = append(out, d)
+				}
+				return nil
+			})
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("unfinished deploys: %w", err)
+	}
+	slices.SortFunc(out, func(a, b forge.Deploy) int { return compareID(a.ID, b.ID) })
+	return out, nil
+}
+
+func compareID(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func decode(v []byte, d *forge.Deploy) error {
+	var rec deployRecord
+	if err := json.Unmarshal(v, &rec); err != nil {
+		return fmt.Errorf("decode deploy: %w", err)
+	}
+	if rec.V > schemaVersion {
+		return fmt.Errorf("decode deploy: schema %d is newer than this docker-forge (%d)", rec.V, schemaVersion)
+	}
+	*d = rec.Deploy
+	return nil
+}
+
+// SaveProject remembers where a project's compose model lives.
+func (l *Ledger) SaveProject(ref forge.ProjectRef, now time.Time) error {
+	v, err := json.Marshal(projectRecord{V: schemaVersion, Ref: ref, Updated: now})
+	if err != nil {
+		return fmt.Errorf("save project %s: %w", ref.Name, err)
+	}
+	err = l.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketProjects).Put([]byte(ref.Name), v)
+	})
+	if err != nil {
+		return fmt.Errorf("save project %s: %w", ref.Name, err)
+	}
+	return nil
+}
+
+// Projects returns every project forge has deployed, by name.
+func (l *Ledger) Projects() ([]forge.ProjectRef, error) {
+	var out []forge.ProjectRef
+	err := l.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketProjects).ForEach(func(_, v []byte) error {
+			var rec projectRecord
+			if err := json.Unmarshal(v, &rec); err != nil {
+				return fmt.Errorf("decode project: %w", err)
+			}
+			out = append(out, rec.Ref)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list projects: %w", err)
+	}
+	return out, nil
+}

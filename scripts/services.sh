@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# services.sh installs (when missing) and starts the Docker engine that
+# docker-forge's tests drive. It is idempotent: a daemon that already answers
+# is left alone. The registry is not started here: each end-to-end test runs
+# its own docker-registry on a free loopback port, with its notifications
+# pointed at that test's forge listener.
+set -euo pipefail
+
+need=()
+command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
+command -v docker-registry >/dev/null 2>&1 || need+=(docker-registry)
+# The tests build their images from a static busybox (sh, httpd, sleep).
+bb="$(ldd /bin/busybox 2>&1 || true)"
+case "$bb" in *"not a dynamic executable"*) ;; *) need+=(busybox-static) ;; esac
+if [ "${#need[@]}" -gt 0 ]; then
+  echo "services: installing ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+if ! docker info >/dev/null 2>&1; then
+  echo "services: starting dockerd"
+  mkdir -p /var/log
+  nohup dockerd >/var/log/forge-dockerd.log 2>&1 &
+  for _ in $(seq 1 60); do
+    docker info >/dev/null 2>&1 && break
+    sleep 0.5
+  done
+  docker info >/dev/null 2>&1 || { echo "services: dockerd did not start"; tail -40 /var/log/forge-dockerd.log; exit 1; }
+fi
+echo "services: docker engine $(docker version --format '{{.Server.Version}} (API {{.Server.APIVersion}})')"
