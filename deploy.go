@@ -79,3 +79,11 @@ func (d Deploy) Service(name string) (ServiceDeploy, bool) {
 	}
 	return ServiceDeploy{}, false
 }
+
+// QueuedDeploy is what a webhook answer says about a deploy it queued.
+type QueuedDeploy struct {
+	ID       uint64   `json:"id"`
+	Project  string   `json:"project"`
+	Services []string `json:"services"`
+	Status   Status   `json:"status"`
+}

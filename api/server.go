@@ -1,0 +1,157 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/gorilla/mux"
+
+	"github.com/docker-forge/docker-forge"
+	"github.com/docker-forge/docker-forge/dispatch"
+	"github.com/docker-forge/docker-forge/ledger"
+	"github.com/docker-forge/docker-forge/webhook"
+)
+
+// DeployBody is the body of POST /api/projects/{name}/deploy.
+type DeployBody struct {
+	Services    []string `json:"services,omitempty"`
+	ConfigFiles []string `json:"config_files,omitempty"`
+	WorkingDir  string   `json:"working_dir,omitempty"`
+	EnvFiles    []string `json:"env_files,omitempty"`
+	Profiles    []string `json:"profiles,omitempty"`
+	User        string   `json:"user,omitempty"`
+}
+
+// RollbackBody is the body of POST /api/projects/{name}/rollback.
+type RollbackBody struct {
+	To       uint64   `json:"to,omitempty"`
+	Services []string `json:"services,omitempty"`
+	User     string   `json:"user,omitempty"`
+}
+
+// DeployAnswer is the answer to a deploy or rollback: the recorded deploy.
+type DeployAnswer struct {
+	Deploy forge.Deploy `json:"deploy"`
+}
+
+// Register adds the API routes to r. When token is not empty every request
+// must carry "Authorization: Bearer <token>" (the TCP listener); the unix
+// socket passes an empty token.
+func Register(r *mux.Router, b Backend, token string, log *slog.Logger) {
+	h := &handlers{b: b, log: log}
+	sub := r.PathPrefix("/api/").Subrouter()
+	if token != "" {
+		sub.Use(func(next http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+				if req.Header.Get("Authorization") != "Bearer "+token {
+					webhook.Handler(func(http.ResponseWriter, *http.Request) error {
+						return webhook.Errorf(http.StatusUnauthorized, "missing or bad bearer token")
+					}).ServeHTTP(w, req)
+					return
+				}
+				next.ServeHTTP(w, req)
+			})
+		})
+	}
+	sub.Handle("/projects", webhook.Handler(h.projects)).Methods(http.MethodGet)
+	sub.Handle("/projects/{name}/history", webhook.Handler(h.history)).Methods(http.MethodGet)
+	sub.Handle("/projects/{name}/deploy", webhook.Handler(h.deploy)).Methods(http.MethodPost)
+	sub.Handle("/projects/{name}/rollback", webhook.Handler(h.rollback)).Methods(http.MethodPost)
+}
+
+type handlers struct {
+	b   Backend
+	log *slog.Logger
+}
+
+func (h *handlers) projects(w http.ResponseWriter, r *http.Request) error {
+	ps, err := h.b.Projects(r.Context())
+	if err != nil {
+		return h.fail(err)
+	}
+	return webhook.WriteJSON(w, http.StatusOK, ps)
+}
+
+func (h *handlers) history(w http.ResponseWriter, r *http.Request) error {
+	limit := 0
+	if s := r.URL.Query().Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			return webhook.Errorf(http.StatusBadRequest, "limit %q is not a count", s)
+		}
+		limit = n
+	}
+	hist, err := h.b.History(r.Context(), mux.Vars(r)["name"], limit)
+	if err != nil {
+		return h.fail(err)
+	}
+	return webhook.WriteJSON(w, http.StatusOK, hist)
+}
+
+func (h *handlers) deploy(w http.ResponseWriter, r *http.Request) error {
+	var body DeployBody
+	if err := decode(r, &body); err != nil {
+		return err
+	}
+	name := mux.Vars(r)["name"]
+	if name == "-" {
+		name = "" // the compose model names the project
+	}
+	req := dispatch.Request{
+		Ref: forge.ProjectRef{
+			Name: name, ConfigFiles: body.ConfigFiles, WorkingDir: body.WorkingDir,
+			EnvFiles: body.EnvFiles, Profiles: body.Profiles,
+		},
+		Services: body.Services,
+		User:     body.User,
+	}
+	d, err := h.b.Deploy(r.Context(), req)
+	return h.deployAnswer(w, d, err)
+}
+
+func (h *handlers) rollback(w http.ResponseWriter, r *http.Request) error {
+	var body RollbackBody
+	if err := decode(r, &body); err != nil {
+		return err
+	}
+	d, err := h.b.Rollback(r.Context(), dispatch.RollbackRequest{
+		Project: mux.Vars(r)["name"], To: body.To, Services: body.Services, User: body.User,
+	})
+	return h.deployAnswer(w, d, err)
+}
+
+// deployAnswer answers 200 with the recorded deploy, failed or not; errors
+// before anything was recorded map to a status.
+func (h *handlers) deployAnswer(w http.ResponseWriter, d forge.Deploy, err error) error {
+	if _, failed := errors.AsType[*dispatch.Failure](err); err != nil && !failed {
+		return h.fail(err)
+	}
+	return webhook.WriteJSON(w, http.StatusOK, DeployAnswer{Deploy: d})
+}
+
+func (h *handlers) fail(err error) error {
+	switch {
+	case errors.Is(err, dispatch.ErrUnknownProject), errors.Is(err, ledger.ErrNotFound):
+		return webhook.Errorf(http.StatusNotFound, "%v", err)
+	case errors.Is(err, dispatch.ErrNothingToRollBack):
+		return webhook.Errorf(http.StatusConflict, "%v", err)
+	}
+	// Other errors are the user's input (no such service, a compose file
+	// that does not load) or the engine; their text carries no secret, as
+	// the dispatcher never returns raw deploy errors.
+	h.log.Warn("api request failed", "error", err)
+	return webhook.Errorf(http.StatusBadRequest, "%v", err)
+}
+
+func decode(r *http.Request, v any) error {
+	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
+		return webhook.Errorf(http.StatusBadRequest, "malformed body: %v", err)
+	}
+	return nil
+}

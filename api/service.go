@@ -1,0 +1,131 @@
+// Package api is docker-forge's JSON API under /api/: the daemon serves it on
+// a unix socket in its data dir (permissions are the auth, as with the Docker
+// socket) and, behind the webhook secret, on its TCP address. The same
+// operations run in-process when no daemon answers, so every CLI command works
+// whether or not `docker forge serve` is running.
+package api
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/docker-forge/docker-forge"
+	"github.com/docker-forge/docker-forge/dispatch"
+	"github.com/docker-forge/docker-forge/ledger"
+)
+
+// Backend is what the CLI asks of docker-forge, answered either by a running
+// daemon (Client) or in-process (Local).
+type Backend interface {
+	Deploy(ctx context.Context, req dispatch.Request) (forge.Deploy, error)
+	Rollback(ctx context.Context, req dispatch.RollbackRequest) (forge.Deploy, error)
+	History(ctx context.Context, project string, limit int) ([]forge.Deploy, error)
+	Projects(ctx context.Context) ([]ProjectStatus, error)
+}
+
+// ProjectStatus is one line of `docker forge ls`.
+type ProjectStatus struct {
+	Name       string          `json:"name"`
+	WorkingDir string          `json:"working_dir,omitempty"`
+	Services   []ServiceStatus `json:"services"`
+	LastDeploy *forge.Deploy   `json:"last_deploy,omitempty"`
+	// Error says why the project's model or containers could not be read.
+	Error string `json:"error,omitempty"`
+}
+
+// ServiceStatus is a forge-enabled service and what it runs.
+type ServiceStatus struct {
+	Name   string `json:"name"`
+	Image  string `json:"image"`
+	Digest string `json:"digest,omitempty"`
+	State  string `json:"state,omitempty"`
+}
+
+// projectLister is the part of the engine that `ls` reads.
+type projectLister interface {
+	Projects(ctx context.Context) ([]forge.ProjectRef, error)
+	LoadProject(ctx context.Context, ref forge.ProjectRef) (forge.Project, error)
+	Running(ctx context.Context, project string) (map[string]forge.Running, error)
+}
+
+// Local answers the CLI in-process, on an open ledger and engine.
+type Local struct {
+	Dispatcher *dispatch.Dispatcher
+	Ledger     *ledger.Ledger
+	Engine     projectLister
+}
+
+// Deploy runs a manual deploy now.
+func (l *Local) Deploy(ctx context.Context, req dispatch.Request) (forge.Deploy, error) {
+	return l.Dispatcher.Deploy(ctx, req)
+}
+
+// Rollback replays an earlier deploy now.
+func (l *Local) Rollback(ctx context.Context, req dispatch.RollbackRequest) (forge.Deploy, error) {
+	return l.Dispatcher.Rollback(ctx, req)
+}
+
+// History returns a project's deploys, newest first.
+func (l *Local) History(_ context.Context, project string, limit int) ([]forge.Deploy, error) {
+	h, err := l.Ledger.History(project, limit)
+	if err != nil {
+		return nil, err
+	}
+	if h == nil {
+		h = []forge.Deploy{}
+	}
+	return h, nil
+}
+
+// Projects lists the projects forge knows: those with containers and those it
+// deployed before, with their forge-enabled services and last deploy.
+func (l *Local) Projects(ctx context.Context) ([]ProjectStatus, error) {
+	refs, err := l.Engine.Projects(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list projects: %w", err)
+	}
+	saved, err := l.Ledger.Projects()
+	if err != nil {
+		return nil, fmt.Errorf("list projects: %w", err)
+	}
+	seen := map[string]bool{}
+	for _, r := range refs {
+		seen[r.Name] = true
+	}
+	for _, r := range saved {
+		if !seen[r.Name] {
+			refs = append(refs, r)
+		}
+	}
+	out := []ProjectStatus{}
+	for _, ref := range refs {
+		st := ProjectStatus{Name: ref.Name, WorkingDir: ref.WorkingDir, Services: []ServiceStatus{}}
+		if h, err := l.Ledger.History(ref.Name, 1); err == nil && len(h) > 0 {
+			st.LastDeploy = &h[0]
+		}
+		p, err := l.Engine.LoadProject(ctx, ref)
+		if err != nil {
+			st.Error = "compose project could not be loaded"
+			out = append(out, st)
+			continue
+		}
+		running, err := l.Engine.Running(ctx, ref.Name)
+		if err != nil {
+			st.Error = "could not read the project's containers"
+		}
+		for _, s := range p.Services {
+			if !s.Enabled() {
+				continue
+			}
+			r := running[s.Name]
+			st.Services = append(st.Services, ServiceStatus{Name: s.Name, Image: s.Image, Digest: r.Digest, State: r.State})
+		}
+		if len(st.Services) == 0 && st.LastDeploy == nil {
+			continue // not a forge project
+		}
+		out = append(out, st)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}

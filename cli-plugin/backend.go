@@ -1,0 +1,65 @@
+package cliplugin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os/user"
+	"time"
+
+	"github.com/docker/cli/cli/command"
+
+	"github.com/docker-forge/docker-forge/api"
+	"github.com/docker-forge/docker-forge/dispatch"
+	"github.com/docker-forge/docker-forge/engine"
+	"github.com/docker-forge/docker-forge/ledger"
+)
+
+// cliLockTimeout bounds how long a CLI command waits for the ledger's file
+// lock when no daemon answers on the socket.
+const cliLockTimeout = 500 * time.Millisecond
+
+// backend returns a client of the running daemon when one answers on the
+// socket, or an in-process backend on the ledger; close releases it.
+func backend(ctx context.Context, dockerCli command.Cli, opts *globalOptions, log *slog.Logger) (b api.Backend, closeFn func(), err error) {
+	if c, err := api.Dial(ctx, opts.socketPath()); err == nil {
+		log.Debug("using the running daemon", "socket", opts.socketPath())
+		return c, func() {}, nil
+	}
+	led, err := ledger.Open(opts.ledgerPath(), ledger.Options{Timeout: cliLockTimeout})
+	if errors.Is(err, ledger.ErrLocked) {
+		return nil, nil, fmt.Errorf("the ledger %s is held by another process, but no daemon answers on %s; is another docker forge command running?", opts.ledgerPath(), opts.socketPath())
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	eng, err := engine.New(dockerCli, log)
+	if err != nil {
+		_ = led.Close()
+		return nil, nil, err
+	}
+	d := dispatch.New(dispatch.Config{Engine: eng, Ledger: led, Logger: log, Secrets: registrySecrets(dockerCli)})
+	return &api.Local{Dispatcher: d, Ledger: led, Engine: eng}, func() { _ = led.Close() }, nil
+}
+
+// registrySecrets are the credentials in the user's Docker config, scrubbed
+// from any error detail that reaches a log.
+func registrySecrets(dockerCli command.Cli) []string {
+	var out []string
+	cfg := dockerCli.ConfigFile()
+	if cfg == nil {
+		return nil
+	}
+	for _, a := range cfg.AuthConfigs {
+		out = append(out, a.Password, a.Auth, a.IdentityToken, a.RegistryToken)
+	}
+	return out
+}
+
+func currentUser() string {
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return ""
+}

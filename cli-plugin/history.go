@@ -1,0 +1,114 @@
+package cliplugin
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/docker/cli/cli/command"
+	"github.com/spf13/cobra"
+
+	"github.com/docker-forge/docker-forge"
+)
+
+func newHistoryCommand(dockerCli command.Cli, g *globalOptions) *cobra.Command {
+	var (
+		asJSON bool
+		limit  int
+	)
+	cmd := &cobra.Command{
+		Use:   "history [OPTIONS] PROJECT",
+		Short: "Show a project's deploys, newest first",
+		Long: `Show every recorded deploy of a project, newest first: why it ran, what
+triggered it, each service's digest before and after, and how it ended.
+The ID is what "docker forge rollback --to" takes.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			log, err := g.logger(dockerCli.Err())
+			if err != nil {
+				return err
+			}
+			b, done, err := backend(cmd.Context(), dockerCli, g, log)
+			if err != nil {
+				return err
+			}
+			defer done()
+			h, err := b.History(cmd.Context(), args[0], limit)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(dockerCli.Out(), h)
+			}
+			if len(h) == 0 {
+				fmt.Fprintf(dockerCli.Out(), "no deploys recorded for %s\n", args[0])
+				return nil
+			}
+			return writeHistory(dockerCli.Out(), h)
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().IntVarP(&limit, "limit", "n", 0, "show at most this many deploys (0: all kept)")
+	return cmd
+}
+
+func writeHistory(w io.Writer, h []forge.Deploy) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSTARTED\tREASON\tTRIGGER\tSTATUS\tSERVICES\tNOTE")
+	for _, d := range h {
+		var svcs []string
+		for _, s := range d.Services {
+			svcs = append(svcs, fmt.Sprintf("%s %s → %s", s.Service, short(s.Previous), short(s.Digest)))
+		}
+		note := d.Error
+		if d.RollbackOf != 0 {
+			note = strings.TrimSpace(fmt.Sprintf("to deploy %d %s", d.RollbackOf, note))
+		}
+		started := d.Started
+		if started.IsZero() {
+			started = d.Queued
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", d.ID, started.Local().Format(time.DateTime), d.Reason,
+			trigger(d.Trigger), d.Status, strings.Join(svcs, ", "), note)
+	}
+	return tw.Flush()
+}
+
+func trigger(t forge.Trigger) string {
+	switch {
+	case t.Provider != "" && t.Delivery != "":
+		return t.Provider + " " + shortDelivery(t.Delivery)
+	case t.Provider != "":
+		return t.Provider
+	case t.User != "":
+		return "user " + t.User
+	}
+	return "-"
+}
+
+func shortDelivery(s string) string {
+	if len(s) > 12 {
+		return s[:12]
+	}
+	return s
+}
+
+// short abbreviates a digest to sha256:0123456789ab, "-" when empty.
+func short(digest string) string {
+	if digest == "" {
+		return "-"
+	}
+	if i := strings.IndexByte(digest, ':'); i >= 0 && len(digest) > i+13 {
+		return digest[:i+13]
+	}
+	return digest
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

@@ -1,0 +1,69 @@
+package cliplugin
+
+import (
+	"fmt"
+	"io"
+	"text/tabwriter"
+
+	"github.com/docker/cli/cli/command"
+	"github.com/spf13/cobra"
+
+	"github.com/docker-forge/docker-forge/api"
+)
+
+func newLsCommand(dockerCli command.Cli, g *globalOptions) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:     "ls [OPTIONS]",
+		Aliases: []string{"list"},
+		Short:   "List projects, their forge-enabled services, the digest each runs, and the last deploy",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := g.logger(dockerCli.Err())
+			if err != nil {
+				return err
+			}
+			b, done, err := backend(cmd.Context(), dockerCli, g, log)
+			if err != nil {
+				return err
+			}
+			defer done()
+			ps, err := b.Projects(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(dockerCli.Out(), ps)
+			}
+			return writeProjects(dockerCli.Out(), ps)
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func writeProjects(w io.Writer, ps []api.ProjectStatus) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PROJECT\tSERVICE\tIMAGE\tDIGEST\tSTATE\tLAST DEPLOY")
+	for _, p := range ps {
+		last := "-"
+		if d := p.LastDeploy; d != nil {
+			last = fmt.Sprintf("%d %s %s", d.ID, d.Reason, d.Status)
+		}
+		if p.Error != "" {
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t%s\t%s\n", p.Name, p.Error, last)
+			continue
+		}
+		if len(p.Services) == 0 {
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t%s\n", p.Name, last)
+		}
+		for _, s := range p.Services {
+			state := s.State
+			if state == "" {
+				state = "not created"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", p.Name, s.Name, s.Image, short(s.Digest), state, last)
+		}
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,119 @@
+// Package cliplugin is docker-forge's command tree: `docker forge serve`,
+// deploy, ls, history, rollback and version. It wires the other packages
+// together and is the only package besides main that reads flags and the
+// environment. The same tree runs as a Docker CLI plugin and standalone.
+package cliplugin
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/docker/cli/cli-plugins/metadata"
+	"github.com/docker/cli/cli-plugins/plugin"
+	"github.com/docker/cli/cli/command"
+	"github.com/docker/cli/cli/config"
+	"github.com/spf13/cobra"
+
+	"github.com/docker-forge/docker-forge"
+)
+
+// Metadata is the plugin handshake docker reads with docker-cli-plugin-metadata.
+func Metadata() metadata.Metadata {
+	return metadata.Metadata{
+		SchemaVersion:    "0.1.0",
+		Vendor:           "docker-forge",
+		Version:          forge.Version,
+		ShortDescription: "Redeploy compose services on registry pushes, pinned to digests, with rollback",
+		URL:              "https://github.com/docker-forge/docker-forge",
+	}
+}
+
+// globalOptions are the flags every command shares.
+type globalOptions struct {
+	dataDir  string
+	logLevel string
+}
+
+// DefaultDataDir is $DOCKER_CONFIG/forge, i.e. ~/.docker/forge.
+func DefaultDataDir() string {
+	return filepath.Join(config.Dir(), "forge")
+}
+
+// NewRootCommand returns the command tree. standalone says it runs as the
+// docker-forge binary rather than as `docker forge`.
+func NewRootCommand(dockerCli command.Cli, standalone bool) *cobra.Command {
+	opts := &globalOptions{}
+	use := "forge"
+	if standalone {
+		use = "docker-forge"
+	}
+	root := &cobra.Command{
+		Use:   use,
+		Short: "Redeploy compose services when their images are pushed",
+		Long: `docker forge redeploys the compose services that use an image when that image
+is pushed, pinned to the pushed digest, records every deploy in a ledger, and
+rolls any deploy back with one command.
+
+Run "docker forge serve" to receive registry webhooks; the other commands work
+whether or not it runs.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			if !standalone && plugin.PersistentPreRunE != nil {
+				return plugin.PersistentPreRunE(cmd, args)
+			}
+			return nil
+		},
+	}
+	pf := root.PersistentFlags()
+	pf.StringVar(&opts.dataDir, "data-dir", envOr("FORGE_DATA_DIR", DefaultDataDir()), "directory for the ledger and the daemon's socket ($FORGE_DATA_DIR)")
+	pf.StringVar(&opts.logLevel, "log-level", envOr("FORGE_LOG_LEVEL", ""), "log level: debug, info, warn or error (default: info for serve, warn otherwise) ($FORGE_LOG_LEVEL)")
+	root.AddCommand(
+		newServeCommand(dockerCli, opts),
+		newDeployCommand(dockerCli, opts),
+		newHistoryCommand(dockerCli, opts),
+		newRollbackCommand(dockerCli, opts),
+		newLsCommand(dockerCli, opts),
+		newVersionCommand(dockerCli),
+	)
+	return root
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+// logger returns the process's logger at the chosen level, writing text to w.
+// Commands other than serve log warnings and errors only, unless asked.
+func (o *globalOptions) logger(w io.Writer) (*slog.Logger, error) {
+	lvl := slog.LevelWarn
+	if o.logLevel == "" {
+		return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: lvl})), nil
+	}
+	if err := lvl.UnmarshalText([]byte(strings.ToLower(o.logLevel))); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", o.logLevel)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: lvl})), nil
+}
+
+func (o *globalOptions) ledgerPath() string { return filepath.Join(o.dataDir, "forge.db") }
+func (o *globalOptions) socketPath() string { return filepath.Join(o.dataDir, "forge.sock") }
+
+func newVersionCommand(dockerCli command.Cli) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Show the docker-forge version",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_, err := fmt.Fprintf(dockerCli.Out(), "docker-forge %s\n", forge.Version)
+			return err
+		},
+	}
+}

@@ -1,0 +1,212 @@
+package cliplugin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/docker/cli/cli/command"
+	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
+
+	"github.com/docker-forge/docker-forge/api"
+	"github.com/docker-forge/docker-forge/dispatch"
+	"github.com/docker-forge/docker-forge/engine"
+	"github.com/docker-forge/docker-forge/ledger"
+	"github.com/docker-forge/docker-forge/webhook"
+)
+
+// DefaultAddr is where serve listens for webhooks by default.
+const DefaultAddr = "127.0.0.1:9470"
+
+type serveOptions struct {
+	addr                 string
+	allowUnauthenticated bool
+	keep                 int
+	maxBody              int64
+	shutdownTimeout      time.Duration
+}
+
+func newServeCommand(dockerCli command.Cli, g *globalOptions) *cobra.Command {
+	o := &serveOptions{}
+	cmd := &cobra.Command{
+		Use:   "serve [OPTIONS]",
+		Short: "Run the daemon: receive push webhooks and deploy the services they concern",
+		Long: `Run docker-forge's daemon in the foreground: it listens for registry webhooks
+on --addr (POST /hooks/distribution, POST /hooks/generic), redeploys the
+compose services that use a pushed image, pinned to its digest, and records
+every deploy in the ledger in --data-dir. The CLI's other commands talk to it
+over the socket in --data-dir while it runs.
+
+The webhook secret comes from FORGE_WEBHOOK_SECRET; serve refuses to start
+without one unless --allow-unauthenticated is given (local testing only).
+
+Endpoints: /healthz, /metrics (Prometheus), /hooks/{provider}, and /api/
+(which on --addr requires "Authorization: Bearer <secret>").`,
+		Example: `  FORGE_WEBHOOK_SECRET=$(openssl rand -hex 32) docker forge serve
+  docker-forge serve --addr 0.0.0.0:9470 --data-dir /var/lib/docker-forge`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runServe(cmd.Context(), dockerCli, g, o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.addr, "addr", envOr("FORGE_ADDR", DefaultAddr), "address to listen on for webhooks ($FORGE_ADDR)")
+	f.BoolVar(&o.allowUnauthenticated, "allow-unauthenticated", false, "accept webhooks without a secret (local testing only: anyone who reaches --addr can trigger deploys)")
+	f.IntVar(&o.keep, "keep", ledger.DefaultKeep, "deploys kept per project in the ledger; older ones are pruned")
+	f.Int64Var(&o.maxBody, "max-body", webhook.DefaultMaxBody, "largest webhook body accepted, in bytes")
+	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a stop waits for a running deploy")
+	return cmd
+}
+
+func runServe(ctx context.Context, dockerCli command.Cli, g *globalOptions, o *serveOptions) error {
+	if g.logLevel == "" {
+		g.logLevel = "info"
+	}
+	log, err := g.logger(dockerCli.Err())
+	if err != nil {
+		return err
+	}
+	secret := os.Getenv("FORGE_WEBHOOK_SECRET")
+	if secret == "" && !o.allowUnauthenticated {
+		return errors.New("no webhook secret: set FORGE_WEBHOOK_SECRET (for example to the output of `openssl rand -hex 32`), or pass --allow-unauthenticated for local testing only")
+	}
+	if secret == "" {
+		log.Warn("webhooks are NOT authenticated (--allow-unauthenticated): anyone who can reach the address can trigger deploys", "addr", o.addr)
+	}
+	if err := os.MkdirAll(g.dataDir, 0o700); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	led, err := ledger.Open(g.ledgerPath(), ledger.Options{Timeout: time.Second, Keep: o.keep})
+	if errors.Is(err, ledger.ErrLocked) {
+		return fmt.Errorf("another docker forge process holds %s: is a daemon already running with this --data-dir?", g.ledgerPath())
+	}
+	if err != nil {
+		return err
+	}
+	defer led.Close()
+
+	eng, err := engine.New(dockerCli, log)
+	if err != nil {
+		return err
+	}
+	if err := eng.Ping(ctx); err != nil {
+		log.Warn("docker engine not reachable yet; webhooks answer 503 until it is", "error", err)
+	}
+	disp := dispatch.New(dispatch.Config{
+		Engine: eng, Ledger: led, Logger: log, StopGrace: o.shutdownTimeout,
+		Secrets: append(registrySecrets(dockerCli), secret),
+	})
+	if err := disp.Recover(); err != nil {
+		return err
+	}
+	local := &api.Local{Dispatcher: disp, Ledger: led, Engine: eng}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	hooks, err := webhook.New(webhook.Config{
+		Secret: secret, AllowUnauthenticated: o.allowUnauthenticated, MaxBody: o.maxBody,
+		Dispatcher: disp, Logger: log, Registerer: reg,
+	})
+	if err != nil {
+		return err
+	}
+
+	tcp := mux.NewRouter()
+	hooks.Register(tcp)
+	tcp.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{})).Methods(http.MethodGet)
+	if secret != "" {
+		api.Register(tcp, local, secret, log)
+	}
+	sock := mux.NewRouter()
+	hooks.Register(sock)
+	api.Register(sock, local, "", log)
+
+	tcpLn, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", o.addr, err)
+	}
+	sockLn, err := listenSocket(ctx, g.socketPath())
+	if err != nil {
+		_ = tcpLn.Close()
+		return err
+	}
+
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	servers := []*http.Server{
+		{Handler: tcp, ReadHeaderTimeout: 10 * time.Second},
+		{Handler: sock, ReadHeaderTimeout: 10 * time.Second},
+	}
+	var wg sync.WaitGroup
+	errc := make(chan error, 3)
+	for i, ln := range []net.Listener{tcpLn, sockLn} {
+		wg.Go(func() {
+			if err := servers[i].Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- err
+			}
+		})
+	}
+	dispDone := make(chan struct{})
+	go func() {
+		defer close(dispDone)
+		_ = disp.Run(ctx) // lets a running deploy finish within --shutdown-timeout
+	}()
+	log.Info("docker-forge serving", "addr", tcpLn.Addr().String(), "socket", g.socketPath(), "data_dir", g.dataDir, "providers", hooks.Providers())
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		log.Info("stopping")
+	case runErr = <-errc:
+		log.Error("listener failed", "error", runErr)
+	}
+	stop() // on a listener failure, stop the dispatcher too
+	shutdown(servers, o.shutdownTimeout, log)
+	wg.Wait()
+	<-dispDone
+	_ = os.Remove(g.socketPath())
+	return runErr
+}
+
+func shutdown(servers []*http.Server, timeout time.Duration, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	for _, s := range servers {
+		if err := s.Shutdown(ctx); err != nil {
+			log.Warn("http shutdown", "error", err)
+		}
+	}
+}
+
+// listenSocket listens on the daemon's unix socket, replacing a stale socket
+// file that no daemon answers on. Only the owner may connect.
+func listenSocket(ctx context.Context, path string) (net.Listener, error) {
+	if _, err := os.Stat(path); err == nil {
+		if _, err := api.Dial(ctx, path); err == nil {
+			return nil, fmt.Errorf("a docker forge daemon already answers on %s", path)
+		}
+		_ = os.Remove(path)
+	}
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", path, err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		_ = ln.Close()
+		return nil, fmt.Errorf("listen on %s: %w", path, err)
+	}
+	return ln, nil
+}

@@ -1,0 +1,249 @@
+package dispatch
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/docker-forge/docker-forge"
+)
+
+func TestDeployManual(t *testing.T) {
+	const (
+		webRepo = "ghcr.io/acme/web"
+		apiRepo = "ghcr.io/acme/api"
+	)
+	var (
+		webOld, webNew = dg("web-old"), dg("web-new")
+		apiCur         = dg("api-cur")
+		pgCur          = dg("postgres-16")
+	)
+	// setup gives every case the project "shop": web and api forge-enabled,
+	// db not; the registry holds webNew, apiCur and pgCur.
+	setup := func(e *env) {
+		e.eng.addProject("shop",
+			enabled("web", "ghcr.io/acme/web:1.4"),
+			enabled("api", "ghcr.io/acme/api:2"),
+			svc("db", "postgres:16"),
+		)
+		e.eng.push(webRepo, "1.4", webNew)
+		e.eng.push(apiRepo, "2", apiCur)
+		e.eng.push("docker.io/library/postgres", "16", pgCur)
+	}
+	tests := []struct {
+		name string
+		// running sets up the containers before the deploy.
+		running      func(e *env)
+		req          Request
+		wantErr      bool
+		wantUps      []upCall
+		wantServices []forge.ServiceDeploy
+	}{
+		{
+			name: "pins only the services whose digest changed",
+			running: func(e *env) {
+				e.eng.run("shop", "web", webOld)
+				e.eng.run("shop", "api", apiCur)
+				e.eng.run("shop", "db", pgCur)
+			},
+			req:     Request{Ref: forge.ProjectRef{Name: "shop"}, User: "alice"},
+			wantUps: []upCall{{Project: "shop", Pins: map[string]string{"web": webRepo + "@" + webNew}}},
+			wantServices: []forge.ServiceDeploy{
+				{Service: "api", Image: "ghcr.io/acme/api:2", Pinned: apiRepo + "@" + apiCur, Digest: apiCur, Previous: apiCur, Changed: false},
+				{Service: "web", Image: "ghcr.io/acme/web:1.4", Pinned: webRepo + "@" + webNew, Digest: webNew, Previous: webOld, Changed: true},
+			},
+		},
+		{
+			name: "nothing differs: Up is not called",
+			running: func(e *env) {
+				e.eng.run("shop", "web", webNew)
+				e.eng.run("shop", "api", apiCur)
+			},
+			req:     Request{Ref: forge.ProjectRef{Name: "shop"}},
+			wantUps: nil,
+			wantServices: []forge.ServiceDeploy{
+				{Service: "api", Image: "ghcr.io/acme/api:2", Pinned: apiRepo + "@" + apiCur, Digest: apiCur, Previous: apiCur},
+				{Service: "web", Image: "ghcr.io/acme/web:1.4", Pinned: webRepo + "@" + webNew, Digest: webNew, Previous: webNew},
+			},
+		},
+		{
+			name: "a named service need not be forge-enabled",
+			running: func(e *env) {
+				e.eng.run("shop", "web", webNew)
+				e.eng.run("shop", "db", dg("postgres-15"))
+			},
+			req:     Request{Ref: forge.ProjectRef{Name: "shop"}, Services: []string{"db"}},
+			wantUps: []upCall{{Project: "shop", Pins: map[string]string{"db": "docker.io/library/postgres@" + pgCur}}},
+			wantServices: []forge.ServiceDeploy{
+				{Service: "db", Image: "postgres:16", Pinned: "docker.io/library/postgres@" + pgCur, Digest: pgCur, Previous: dg("postgres-15"), Changed: true},
+			},
+		},
+		{
+			name:    "a project without containers is brought up whole",
+			running: func(*env) {},
+			req:     Request{Ref: forge.ProjectRef{Name: "shop", WorkingDir: "/srv/shop", ConfigFiles: []string{"/srv/shop/compose.yaml"}}},
+			wantUps: []upCall{{Project: "shop", Whole: true, Pins: map[string]string{
+				"api": apiRepo + "@" + apiCur,
+				"web": webRepo + "@" + webNew,
+			}}},
+			wantServices: []forge.ServiceDeploy{
+				{Service: "api", Image: "ghcr.io/acme/api:2", Pinned: apiRepo + "@" + apiCur, Digest: apiCur, Changed: true},
+				{Service: "web", Image: "ghcr.io/acme/web:1.4", Pinned: webRepo + "@" + webNew, Digest: webNew, Changed: true},
+			},
+		},
+		{
+			name:    "an unknown service is an error and nothing is recorded",
+			running: func(e *env) { e.eng.run("shop", "web", webOld) },
+			req:     Request{Ref: forge.ProjectRef{Name: "shop"}, Services: []string{"web", "nope"}},
+			wantErr: true,
+		},
+		{
+			name:    "an unknown project is an error",
+			running: func(e *env) { e.eng.run("shop", "web", webOld) },
+			req:     Request{Ref: forge.ProjectRef{Name: "blog"}},
+			wantErr: true,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			setup(e)
+			tt.running(e)
+
+			got, err := e.d.Deploy(t.Context(), tt.req)
+			hist := e.history(t, "shop")
+			if tt.wantErr {
+				if err == nil {
+					t.Fatalf("Deploy succeeded, want an error")
+				}
+				if len(hist) != 0 {
+					t.Errorf("ledger holds %d deploys, want none", len(hist))
+				}
+				if ups := e.eng.upCalls("shop"); len(ups) != 0 {
+					t.Errorf("Up called %v, want no call", ups)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Deploy: %v", err)
+			}
+			if ups := e.eng.upCalls("shop"); !reflect.DeepEqual(ups, tt.wantUps) {
+				t.Errorf("Up calls = %+v, want %+v", ups, tt.wantUps)
+			}
+			if len(hist) != 1 {
+				t.Fatalf("ledger holds %d deploys, want 1", len(hist))
+			}
+			rec := hist[0]
+			if rec.ID != got.ID || got.ID == 0 {
+				t.Errorf("returned deploy id %d, recorded %d", got.ID, rec.ID)
+			}
+			if rec.Status != forge.StatusSucceeded || rec.Error != "" {
+				t.Errorf("recorded status %s (%q), want succeeded", rec.Status, rec.Error)
+			}
+			if rec.Reason != forge.ReasonManual || rec.Trigger.User != tt.req.User {
+				t.Errorf("recorded reason %s user %q, want manual %q", rec.Reason, rec.Trigger.User, tt.req.User)
+			}
+			if rec.Started.IsZero() || rec.Finished.Before(rec.Started) {
+				t.Errorf("recorded started %v finished %v", rec.Started, rec.Finished)
+			}
+			if !reflect.DeepEqual(rec.Services, tt.wantServices) {
+				t.Errorf("recorded services:\n got %+v\nwant %+v", rec.Services, tt.wantServices)
+			}
+			if !reflect.DeepEqual(got.Services, rec.Services) {
+				t.Errorf("returned services %+v differ from recorded %+v", got.Services, rec.Services)
+			}
+			// A deployed project stays known through the ledger.
+			if refs, err := e.led.Projects(); err != nil || len(refs) != 1 || refs[0].Name != "shop" {
+				t.Errorf("ledger projects = %v, %v; want shop", refs, err)
+			}
+		})
+	}
+}
+
+func TestDeployWithoutEnabledServicesIsAnError(t *testing.T) {
+	e := newEnv(t)
+	e.eng.addProject("plain", svc("web", "nginx"), svc("db", "postgres:16"))
+	e.eng.run("plain", "web", dg("nginx"))
+
+	_, err := e.d.Deploy(t.Context(), Request{Ref: forge.ProjectRef{Name: "plain"}})
+	if err == nil {
+		t.Fatal("Deploy succeeded, want an error")
+	}
+	if !strings.Contains(err.Error(), forge.LabelEnable) {
+		t.Errorf("error %q does not name the %s label", err, forge.LabelEnable)
+	}
+	if h := e.history(t, "plain"); len(h) != 0 {
+		t.Errorf("ledger holds %d deploys, want none", len(h))
+	}
+	if len(e.eng.resolves()) != 0 || len(e.eng.upCalls("plain")) != 0 {
+		t.Errorf("engine was driven: resolves %v, ups %v", e.eng.resolves(), e.eng.upCalls("plain"))
+	}
+}
+
+// TestDeployOneAtATimePerProject blocks the first deploy of project a inside
+// Up and checks that a second deploy of a waits for it while a deploy of
+// project b goes ahead.
+func TestDeployOneAtATimePerProject(t *testing.T) {
+	e := newEnv(t)
+	const repo = "ghcr.io/acme/web"
+	for _, name := range []string{"a", "b"} {
+		e.eng.addProject(name, enabled("web", repo+":live"))
+		e.eng.run(name, "web", dg("v0"))
+	}
+	e.eng.push(repo, "live", dg("v1"))
+	gate := e.eng.block("a")
+
+	type result struct {
+		dep forge.Deploy
+		err error
+	}
+	deployA := func(out chan<- result) {
+		dep, err := e.d.Deploy(t.Context(), Request{Ref: forge.ProjectRef{Name: "a"}})
+		out <- result{dep, err}
+	}
+	first := make(chan result, 1)
+	go deployA(first)
+	select {
+	case <-e.eng.entered:
+	case r := <-first:
+		t.Fatalf("first deploy returned before Up blocked: %+v", r)
+	}
+
+	// A newer push, so the second deploy has something to bring up.
+	e.eng.push(repo, "live", dg("v2"))
+	loadsBefore := e.eng.loadCount("a")
+	second := make(chan result, 1)
+	go deployA(second)
+	// The second deploy has loaded the project (Deploy does that before it
+	// waits its turn); now it must wait for the first one.
+	eventually(t, func() bool { return e.eng.loadCount("a") > loadsBefore })
+
+	// Meanwhile another project deploys freely.
+	if dep, err := e.d.Deploy(t.Context(), Request{Ref: forge.ProjectRef{Name: "b"}}); err != nil || dep.Status != forge.StatusSucceeded {
+		t.Fatalf("deploy of b while a is busy: %s, %v", dep.Status, err)
+	}
+	if n := len(e.eng.upCalls("a")); n != 1 {
+		t.Errorf("project a: %d Up calls while the first deploy runs, want 1", n)
+	}
+	if h := e.history(t, "a"); len(h) != 1 {
+		t.Errorf("project a: %d deploys recorded while the first runs, want 1 (the second must wait)", len(h))
+	}
+	close(gate)
+
+	r1, r2 := <-first, <-second
+	if r1.err != nil || r2.err != nil {
+		t.Fatalf("deploys of a: %v, %v", r1.err, r2.err)
+	}
+	if got := e.eng.maxConcurrentUps("a"); got != 1 {
+		t.Errorf("project a: up to %d Up calls at once, want 1", got)
+	}
+	ups := e.eng.upCalls("a")
+	if len(ups) != 2 || ups[0].Pins["web"] != repo+"@"+dg("v1") || ups[1].Pins["web"] != repo+"@"+dg("v2") {
+		t.Errorf("project a: Up calls %+v, want v1 then v2", ups)
+	}
+	for _, r := range []result{r1, r2} {
+		if rec, err := e.led.Get(r.dep.ID); err != nil || rec.Status != forge.StatusSucceeded {
+			t.Errorf("deploy %d: %s, %v; want succeeded", r.dep.ID, rec.Status, err)
+		}
+	}
+}

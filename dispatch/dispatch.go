@@ -1,0 +1,390 @@
+// Package dispatch turns events into deploys: it finds the compose services
+// an image push concerns, pins each to the exact digest, brings them up one
+// deploy at a time per project, reads back what the containers run, and
+// records every deploy in the ledger. Bursts of pushes for the same project
+// coalesce while a deploy waits, so the newest push wins.
+package dispatch
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/distribution/reference"
+
+	"github.com/docker-forge/docker-forge"
+	"github.com/docker-forge/docker-forge/ledger"
+)
+
+// Engine is the part of the Docker engine the dispatcher drives, so tests can
+// pass a fake; engine.Engine is the real one.
+type Engine interface {
+	// Projects lists the compose projects that have containers.
+	Projects(ctx context.Context) ([]forge.ProjectRef, error)
+	// LoadProject loads a project's compose model.
+	LoadProject(ctx context.Context, ref forge.ProjectRef) (forge.Project, error)
+	// Resolve returns the registry digest of repo:tag, or confirms repo@digest.
+	Resolve(ctx context.Context, image string) (string, error)
+	// Running reports what each service's container runs now.
+	Running(ctx context.Context, project string) (map[string]forge.Running, error)
+	// Up brings the pinned services (service -> repo@digest) up.
+	Up(ctx context.Context, ref forge.ProjectRef, pins map[string]string, whole bool) error
+}
+
+// Config configures a Dispatcher.
+type Config struct {
+	Engine Engine
+	Ledger *ledger.Ledger
+	Logger *slog.Logger
+	// Secrets are scrubbed from every error detail that reaches the log.
+	Secrets []string
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// StopGrace is how long Run lets a running deploy finish once its
+	// context ends, before cancelling it; 0 means 30 seconds.
+	StopGrace time.Duration
+}
+
+// Dispatcher queues and runs deploys. Create it with New, then call Recover
+// once and Run for the daemon's lifetime; Deploy and Rollback run
+// synchronously and work without Run (the CLI uses them that way).
+type Dispatcher struct {
+	eng   Engine
+	led   *ledger.Ledger
+	log   *slog.Logger
+	scrub *scrubber
+	now   func() time.Time
+	grace time.Duration
+
+	mu      sync.Mutex
+	pending map[string]*job // project -> the queued deploy not started yet
+	workers map[string]bool // project -> a worker drains its queue
+	locks   map[string]*sync.Mutex
+	kick    chan string
+}
+
+// want is what a deploy asks of one service.
+type want struct {
+	// digest to deploy; empty means resolve the service's tag.
+	digest string
+	// confirm asks the registry to confirm digest before acting.
+	confirm bool
+}
+
+// job is one deploy waiting for its project's turn.
+type job struct {
+	deploy   forge.Deploy
+	ref      forge.ProjectRef
+	services map[string]want
+	// explicit marks services named by the user: they need not be forge-enabled.
+	explicit bool
+}
+
+// New returns a Dispatcher; it starts nothing.
+func New(cfg Config) *Dispatcher {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &Dispatcher{
+		eng:     cfg.Engine,
+		led:     cfg.Ledger,
+		log:     log.With("component", "dispatch"),
+		scrub:   newScrubber(cfg.Secrets),
+		now:     now,
+		grace:   cmp.Or(cfg.StopGrace, 30*time.Second),
+		pending: map[string]*job{},
+		workers: map[string]bool{},
+		locks:   map[string]*sync.Mutex{},
+		kick:    make(chan string, 1024),
+	}
+}
+
+// Generic failure reasons: what the ledger and the API show. The detail goes
+// to the log, scrubbed.
+const (
+	reasonLoad       = "compose project could not be loaded"
+	reasonEngine     = "docker engine unreachable"
+	reasonRunning    = "could not read the project's containers"
+	reasonResolve    = "image tag could not be resolved in the registry"
+	reasonConfirm    = "pushed digest could not be confirmed with the registry"
+	reasonUp         = "compose up failed; see the daemon log"
+	reasonVerify     = "containers do not run the deployed digest"
+	reasonNoService  = "service not found in the compose project"
+	reasonInterrupt  = "daemon stopped before the deploy finished"
+	reasonNoTag      = "service image has no tag to follow"
+	reasonBadImage   = "service image reference is invalid"
+	reasonNotEnabled = "service is not forge-enabled"
+)
+
+// Recover marks deploys that a previous daemon left queued or running as
+// interrupted, so every deploy reaches a final status.
+func (d *Dispatcher) Recover() error {
+	stale, err := d.led.Unfinished()
+	if err != nil {
+		return fmt.Errorf("recover: %w", err)
+	}
+	for _, dep := range stale {
+		dep.Status = forge.StatusInterrupted
+		dep.Error = reasonInterrupt
+		dep.Finished = d.now()
+		if err := d.led.Update(dep); err != nil {
+			return fmt.Errorf("recover: %w", err)
+		}
+		d.log.Warn("deploy interrupted by a restart", "project", dep.Project, "deploy_id", dep.ID)
+	}
+	return nil
+}
+
+// Run drains the queue until ctx ends, one deploy at a time per project.
+// Once ctx ends it starts no new deploy, lets the running ones finish for up
+// to StopGrace, then cancels them and returns when they have recorded their
+// outcome. Deploys still queued stay in the ledger and are marked
+// interrupted by the next Recover.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWork()
+	var wg sync.WaitGroup
+	for {
+		select {
+		case <-ctx.Done():
+			idle := make(chan struct{})
+			go func() { wg.Wait(); close(idle) }()
+			select {
+			case <-idle:
+			case <-time.After(d.grace):
+				d.log.Warn("stop grace over: cancelling running deploys")
+				cancelWork()
+				<-idle
+			}
+			return nil
+		case project := <-d.kick:
+			d.mu.Lock()
+			busy := d.workers[project]
+			d.workers[project] = true
+			d.mu.Unlock()
+			if !busy {
+				wg.Go(func() { d.drain(ctx, work, project) })
+			}
+		}
+	}
+}
+
+// drain runs a project's queued deploys until none is left or ctx ends; the
+// deploys themselves run on work.
+func (d *Dispatcher) drain(ctx, work context.Context, project string) {
+	for ctx.Err() == nil {
+		d.mu.Lock()
+		j := d.pending[project]
+		delete(d.pending, project)
+		if j == nil {
+			d.workers[project] = false
+			d.mu.Unlock()
+			return
+		}
+		d.mu.Unlock()
+		_ = d.execute(work, j)
+	}
+	d.mu.Lock()
+	d.workers[project] = false
+	d.mu.Unlock()
+}
+
+func (d *Dispatcher) projectLock(project string) *sync.Mutex {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	l := d.locks[project]
+	if l == nil {
+		l = &sync.Mutex{}
+		d.locks[project] = l
+	}
+	return l
+}
+
+// Submit matches image events to the forge-enabled services of every known
+// project and queues a deploy per project. A project whose deploy is still
+// queued takes the new pushes into that deploy (newest wins per service).
+func (d *Dispatcher) Submit(ctx context.Context, events []forge.Event) ([]forge.QueuedDeploy, string, error) {
+	refs, err := d.knownProjects(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	type hit struct {
+		ref   forge.ProjectRef
+		svcs  map[string]want
+		event forge.Event
+	}
+	var hits []*hit
+	byProject := map[string]*hit{}
+	for _, ref := range refs {
+		p, err := d.eng.LoadProject(ctx, ref)
+		if err != nil {
+			d.log.Warn("project skipped: compose model does not load", "project", ref.Name)
+			d.log.Debug("project load error", "project", ref.Name, "error", d.scrub.String(err.Error()))
+			continue
+		}
+		for _, ev := range events {
+			for _, svc := range Match(p, ev) {
+				h := byProject[ref.Name]
+				if h == nil {
+					h = &hit{ref: p.Ref, svcs: map[string]want{}}
+					byProject[ref.Name] = h
+					hits = append(hits, h)
+				}
+				h.svcs[svc] = want{digest: ev.Digest, confirm: ev.Digest != ""}
+				h.event = ev
+			}
+		}
+	}
+	if len(hits) == 0 {
+		var imgs []string
+		for _, ev := range events {
+			imgs = append(imgs, ev.Image())
+		}
+		return nil, "no forge-enabled service uses " + strings.Join(imgs, ", "), nil
+	}
+	var queued []forge.QueuedDeploy
+	for _, h := range hits {
+		q, err := d.enqueue(h.ref, h.svcs, forge.Trigger{Provider: h.event.Provider, Delivery: h.event.Delivery})
+		if err != nil {
+			return queued, "", err
+		}
+		queued = append(queued, q)
+	}
+	return queued, "", nil
+}
+
+// knownProjects is every project with containers, plus those forge deployed
+// before (their containers may be down).
+func (d *Dispatcher) knownProjects(ctx context.Context) ([]forge.ProjectRef, error) {
+	refs, err := d.eng.Projects(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("discover projects: %w", err)
+	}
+	saved, err := d.led.Projects()
+	if err != nil {
+		return nil, fmt.Errorf("discover projects: %w", err)
+	}
+	seen := map[string]bool{}
+	for _, r := range refs {
+		seen[r.Name] = true
+	}
+	for _, r := range saved {
+		if !seen[r.Name] {
+			refs = append(refs, r)
+		}
+	}
+	return refs, nil
+}
+
+// Match returns the forge-enabled services of p that an image event concerns:
+// those whose image, normalized, has the event's repository and tag, under
+// the digest policy.
+func Match(p forge.Project, ev forge.Event) []string {
+	if ev.Kind != forge.KindImage {
+		return nil
+	}
+	var out []string
+	for _, s := range p.Services {
+		if !s.Enabled() || s.Policy() != forge.PolicyDigest {
+			continue
+		}
+		name, tag, err := imageTag(s.Image)
+		if err != nil || tag == "" {
+			continue
+		}
+		if name == ev.Repository && tag == ev.Tag {
+			out = append(out, s.Name)
+		}
+	}
+	return out
+}
+
+// imageTag splits an image reference into its normalized repository and tag
+// ("latest" when the reference names neither tag nor digest).
+func imageTag(image string) (name, tag string, err error) {
+	named, err := reference.ParseNormalizedNamed(image)
+	if err != nil {
+		return "", "", err
+	}
+	if t, ok := named.(reference.Tagged); ok {
+		return named.Name(), t.Tag(), nil
+	}
+	if _, ok := named.(reference.Digested); ok {
+		return named.Name(), "", nil
+	}
+	return named.Name(), "latest", nil
+}
+
+func (d *Dispatcher) enqueue(ref forge.ProjectRef, svcs map[string]want, trig forge.Trigger) (forge.QueuedDeploy, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	j := d.pending[ref.Name]
+	if j == nil {
+		j = &job{
+			deploy: forge.Deploy{Project: ref.Name, Reason: forge.ReasonPush, Status: forge.StatusQueued, Queued: d.now()},
+			ref:    ref,
+		}
+		j.services = map[string]want{}
+	}
+	j.deploy.Trigger = trig
+	for s, w := range svcs {
+		j.services[s] = w
+	}
+	j.deploy.Services = j.deploy.Services[:0]
+	for _, s := range sortedKeys(j.services) {
+		j.deploy.Services = append(j.deploy.Services, forge.ServiceDeploy{Service: s})
+	}
+	var err error
+	if j.deploy.ID == 0 {
+		err = d.led.Create(&j.deploy)
+	} else {
+		err = d.led.Update(j.deploy)
+	}
+	if err != nil {
+		return forge.QueuedDeploy{}, fmt.Errorf("queue deploy of %s: %w", ref.Name, err)
+	}
+	if d.pending[ref.Name] == nil {
+		d.pending[ref.Name] = j
+		select {
+		case d.kick <- ref.Name:
+		default:
+			// The kick channel is full: a worker for this project is
+			// certainly already scheduled or draining.
+		}
+	}
+	return forge.QueuedDeploy{ID: j.deploy.ID, Project: ref.Name, Services: sortedKeys(j.services), Status: forge.StatusQueued}, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Failure is a deploy that did not succeed. Its message is the generic reason
+// stored in the ledger, safe to show.
+type Failure struct {
+	Deploy forge.Deploy
+}
+
+func (f *Failure) Error() string {
+	return fmt.Sprintf("deploy %d of %s failed: %s", f.Deploy.ID, f.Deploy.Project, f.Deploy.Error)
+}
+
+// ErrNothingToRollBack is returned when no earlier successful deploy exists.
+var ErrNothingToRollBack = errors.New("dispatch: no earlier successful deploy to roll back to")
+

@@ -1,0 +1,179 @@
+package dispatch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/distribution/reference"
+
+	"github.com/docker-forge/docker-forge"
+	"github.com/docker-forge/docker-forge/engine"
+)
+
+// execute runs one deploy under its project's lock and records its outcome.
+// It returns a *Failure when the deploy did not succeed.
+func (d *Dispatcher) execute(ctx context.Context, j *job) error {
+	lock := d.projectLock(j.ref.Name)
+	lock.Lock()
+	defer lock.Unlock()
+
+	dep := &j.deploy
+	dep.Status = forge.StatusRunning
+	dep.Started = d.now()
+	if dep.ID == 0 {
+		if err := d.led.Create(dep); err != nil {
+			return fmt.Errorf("deploy %s: %w", j.ref.Name, err)
+		}
+	} else if err := d.led.Update(*dep); err != nil {
+		return fmt.Errorf("deploy %s: %w", j.ref.Name, err)
+	}
+	log := d.log.With("project", dep.Project, "deploy_id", dep.ID)
+	log.Info("deploy started", "reason", dep.Reason, "services", sortedKeys(j.services))
+
+	reason, err := d.converge(ctx, j)
+	dep.Finished = d.now()
+	if err != nil {
+		dep.Status = forge.StatusFailed
+		dep.Error = reason
+		log.Error("deploy failed", "reason", reason)
+		log.Debug("deploy failure detail", "error", d.scrub.String(err.Error()))
+	} else {
+		dep.Status = forge.StatusSucceeded
+		log.Info("deploy succeeded", "duration", dep.Finished.Sub(dep.Started).String())
+	}
+	// Record on a context of its own: a daemon stopping mid-deploy must
+	// still write down how the deploy ended.
+	if uerr := d.led.Update(*dep); uerr != nil {
+		log.Error("deploy outcome not recorded", "error", uerr)
+		return fmt.Errorf("deploy %s: %w", j.ref.Name, uerr)
+	}
+	if err != nil {
+		return &Failure{Deploy: *dep}
+	}
+	return nil
+}
+
+// converge does the work of a deploy and fills in dep.Services. On error it
+// returns the generic reason to record, and the raw error for the log.
+func (d *Dispatcher) converge(ctx context.Context, j *job) (string, error) {
+	dep := &j.deploy
+	p, err := d.eng.LoadProject(ctx, j.ref)
+	if err != nil {
+		return d.engineReason(err, reasonLoad), err
+	}
+	j.ref = p.Ref
+	if err := d.led.SaveProject(p.Ref, d.now()); err != nil {
+		return "ledger write failed", err
+	}
+	before, err := d.eng.Running(ctx, dep.Project)
+	if err != nil {
+		return d.engineReason(err, reasonRunning), err
+	}
+
+	services := map[string]forge.Service{}
+	for _, s := range p.Services {
+		services[s.Name] = s
+	}
+	pins := map[string]string{}
+	dep.Services = dep.Services[:0]
+	for _, name := range sortedKeys(j.services) {
+		w := j.services[name]
+		s, ok := services[name]
+		if !ok {
+			return reasonNoService, fmt.Errorf("service %q: not in project %s", name, dep.Project)
+		}
+		if !j.explicit && !s.Enabled() {
+			return reasonNotEnabled, fmt.Errorf("service %q: no %s=true label", name, forge.LabelEnable)
+		}
+		sd := forge.ServiceDeploy{Service: name, Image: s.Image, Previous: before[name].Digest}
+		pinned, reason, err := d.pin(ctx, s.Image, w)
+		if err != nil {
+			dep.Services = append(dep.Services, sd)
+			return reason, fmt.Errorf("service %s: %w", name, err)
+		}
+		sd.Pinned = pinned
+		dep.Services = append(dep.Services, sd)
+		cur, running := before[name]
+		if running && cur.State == "running" && cur.Digest != "" && cur.Digest == digestOf(pinned) {
+			continue // already runs that digest: not recreated
+		}
+		pins[name] = pinned
+	}
+
+	if len(pins) > 0 {
+		// A project with no container at all is brought up whole the first time.
+		whole := len(before) == 0
+		if err := d.eng.Up(ctx, j.ref, pins, whole); err != nil {
+			return d.engineReason(err, reasonUp), err
+		}
+	}
+
+	// Record what the containers run now, read back from the engine.
+	after, err := d.eng.Running(ctx, dep.Project)
+	if err != nil {
+		return d.engineReason(err, reasonRunning), err
+	}
+	var mismatch []string
+	for i := range dep.Services {
+		sd := &dep.Services[i]
+		now := after[sd.Service]
+		sd.Digest = now.Digest
+		sd.Changed = now.ContainerID != before[sd.Service].ContainerID
+		if now.Digest != digestOf(sd.Pinned) || now.State != "running" {
+			mismatch = append(mismatch, fmt.Sprintf("%s runs %q (%s), want %s", sd.Service, now.Digest, now.State, digestOf(sd.Pinned)))
+		}
+	}
+	if len(mismatch) > 0 {
+		return reasonVerify, fmt.Errorf("verify: %v", mismatch)
+	}
+	return "", nil
+}
+
+// pin returns the repo@digest reference a service is deployed with.
+func (d *Dispatcher) pin(ctx context.Context, image string, w want) (string, string, error) {
+	named, err := reference.ParseNormalizedNamed(image)
+	if err != nil {
+		return "", reasonBadImage, fmt.Errorf("image %q: %w", image, err)
+	}
+	repo := named.Name()
+	switch {
+	case w.digest != "" && w.confirm:
+		got, err := d.eng.Resolve(ctx, repo+"@"+w.digest)
+		if err != nil {
+			return "", d.engineReason(err, reasonConfirm), err
+		}
+		if got != w.digest {
+			return "", reasonConfirm, fmt.Errorf("registry answered %s for %s@%s", got, repo, w.digest)
+		}
+		return repo + "@" + w.digest, "", nil
+	case w.digest != "":
+		return repo + "@" + w.digest, "", nil
+	}
+	_, tag, _ := imageTag(image)
+	if tag == "" {
+		return "", reasonNoTag, fmt.Errorf("image %q has no tag", image)
+	}
+	got, err := d.eng.Resolve(ctx, repo+":"+tag)
+	if err != nil {
+		return "", d.engineReason(err, reasonResolve), err
+	}
+	return repo + "@" + got, "", nil
+}
+
+func digestOf(pinned string) string {
+	for i := len(pinned) - 1; i >= 0; i-- {
+		if pinned[i] == '@' {
+			return pinned[i+1:]
+		}
+	}
+	return ""
+}
+
+// engineReason prefers "docker engine unreachable" when that is the cause.
+func (d *Dispatcher) engineReason(err error, fallback string) string {
+	if errors.Is(err, engine.ErrUnavailable) {
+		return reasonEngine
+	}
+	return fallback
+}

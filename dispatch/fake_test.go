@@ -1,0 +1,392 @@
+package dispatch
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"maps"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/docker-forge/docker-forge"
+	"github.com/docker-forge/docker-forge/ledger"
+)
+
+// fakeEngine is an in-memory Docker engine and registry. It records what was
+// asked of it (outcomes, not call orders): the Up calls, the references
+// resolved, the projects loaded, and how many Up calls ran at once per
+// project.
+type fakeEngine struct {
+	mu sync.Mutex
+
+	projects map[string]forge.Project                   // name -> compose model
+	registry map[string]string                          // repo:tag or repo@digest -> digest
+	running  map[string]map[string]forge.Running        // project -> service -> container
+	lie      map[string]map[string]string               // project -> service -> digest reported after Up
+	gates    map[string]chan struct{}                   // project -> Up waits until closed
+	entered  chan string                                // receives a project name when its Up starts
+	nextID   int                                        // container id counter
+	errs     struct{ projects, running error }          // engine-wide failures
+	errsBy   struct{ load, up, resolve map[string]error } // failures by project or image ref
+
+	ups       []upCall
+	resolved  []string
+	loads     map[string]int
+	active    map[string]int
+	maxActive map[string]int
+}
+
+// upCall is one recorded Up.
+type upCall struct {
+	Project string
+	Pins    map[string]string
+	Whole   bool
+}
+
+func newFakeEngine() *fakeEngine {
+	f := &fakeEngine{
+		projects:  map[string]forge.Project{},
+		registry:  map[string]string{},
+		running:   map[string]map[string]forge.Running{},
+		lie:       map[string]map[string]string{},
+		gates:     map[string]chan struct{}{},
+		entered:   make(chan string, 16),
+		loads:     map[string]int{},
+		active:    map[string]int{},
+		maxActive: map[string]int{},
+	}
+	f.errsBy.load = map[string]error{}
+	f.errsBy.up = map[string]error{}
+	f.errsBy.resolve = map[string]error{}
+	return f
+}
+
+// addProject registers a compose project; its ref's working dir is made up.
+func (f *fakeEngine) addProject(name string, services ...forge.Service) forge.ProjectRef {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	ref := forge.ProjectRef{Name: name, WorkingDir: "/srv/" + name, ConfigFiles: []string{"/srv/" + name + "/compose.yaml"}}
+	f.projects[name] = forge.Project{Ref: ref, Services: services}
+	return ref
+}
+
+// push makes repo:tag resolve to digest, and repo@digest confirmable.
+func (f *fakeEngine) push(repo, tag, digest string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.registry[repo+":"+tag] = digest
+	f.registry[repo+"@"+digest] = digest
+}
+
+// run makes service of project run digest in a fresh container.
+func (f *fakeEngine) run(project, service, digest string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.setRunning(project, service, "", digest)
+}
+
+func (f *fakeEngine) setRunning(project, service, image, digest string) {
+	if f.running[project] == nil {
+		f.running[project] = map[string]forge.Running{}
+	}
+	f.nextID++
+	f.running[project][service] = forge.Running{
+		Service:     service,
+		ContainerID: fmt.Sprintf("ctr-%d", f.nextID),
+		Image:       image,
+		Digest:      digest,
+		State:       "running",
+	}
+}
+
+// lieAbout makes the engine report digest for service after any Up, whatever
+// was pinned.
+func (f *fakeEngine) lieAbout(project, service, digest string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.lie[project] == nil {
+		f.lie[project] = map[string]string{}
+	}
+	f.lie[project][service] = digest
+}
+
+// block makes Up for project wait until the returned channel is closed.
+func (f *fakeEngine) block(project string) chan struct{} {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	gate := make(chan struct{})
+	f.gates[project] = gate
+	return gate
+}
+
+func (f *fakeEngine) failLoad(project string, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.errsBy.load[project] = err
+}
+
+func (f *fakeEngine) failUp(project string, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.errsBy.up[project] = err
+}
+
+func (f *fakeEngine) failResolve(image string, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.errsBy.resolve[image] = err
+}
+
+func (f *fakeEngine) failProjects(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.errs.projects = err
+}
+
+func (f *fakeEngine) Projects(_ context.Context) ([]forge.ProjectRef, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.errs.projects != nil {
+		return nil, f.errs.projects
+	}
+	var out []forge.ProjectRef
+	for _, name := range slices.Sorted(maps.Keys(f.running)) {
+		if p, ok := f.projects[name]; ok && len(f.running[name]) > 0 {
+			out = append(out, p.Ref)
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeEngine) LoadProject(_ context.Context, ref forge.ProjectRef) (forge.Project, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.loads[ref.Name]++
+	if err := f.errsBy.load[ref.Name]; err != nil {
+		return forge.Project{}, err
+	}
+	p, ok := f.projects[ref.Name]
+	if !ok {
+		return forge.Project{}, fmt.Errorf("no compose file for %s", ref.Name)
+	}
+	p.Services = slices.Clone(p.Services)
+	return p, nil
+}
+
+func (f *fakeEngine) Resolve(_ context.Context, image string) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.resolved = append(f.resolved, image)
+	if err := f.errsBy.resolve[image]; err != nil {
+		return "", err
+	}
+	d, ok := f.registry[image]
+	if !ok {
+		return "", fmt.Errorf("manifest unknown: %s", image)
+	}
+	return d, nil
+}
+
+func (f *fakeEngine) Running(_ context.Context, project string) (map[string]forge.Running, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.errs.running != nil {
+		return nil, f.errs.running
+	}
+	return maps.Clone(f.running[project]), nil
+}
+
+func (f *fakeEngine) Up(ctx context.Context, ref forge.ProjectRef, pins map[string]string, whole bool) error {
+	f.mu.Lock()
+	f.ups = append(f.ups, upCall{Project: ref.Name, Pins: maps.Clone(pins), Whole: whole})
+	if err := f.errsBy.up[ref.Name]; err != nil {
+		f.mu.Unlock()
+		return err
+	}
+	f.active[ref.Name]++
+	f.maxActive[ref.Name] = max(f.maxActive[ref.Name], f.active[ref.Name])
+	gate := f.gates[ref.Name]
+	f.mu.Unlock()
+
+	select {
+	case f.entered <- ref.Name:
+	default:
+	}
+	var err error
+	if gate != nil {
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+	}
+
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.active[ref.Name]--
+	if err != nil {
+		return err
+	}
+	for svc, pin := range pins {
+		digest := pin[strings.LastIndex(pin, "@")+1:]
+		if d, ok := f.lie[ref.Name][svc]; ok {
+			digest = d
+		}
+		f.setRunning(ref.Name, svc, pin, digest)
+	}
+	return nil
+}
+
+// upCalls returns the recorded Up calls for project.
+func (f *fakeEngine) upCalls(project string) []upCall {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []upCall
+	for _, u := range f.ups {
+		if u.Project == project {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+func (f *fakeEngine) resolves() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.resolved)
+}
+
+func (f *fakeEngine) loadCount(project string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.loads[project]
+}
+
+func (f *fakeEngine) maxConcurrentUps(project string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.maxActive[project]
+}
+
+// lockedBuffer is a log sink that workers may write while the test reads.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// env is a Dispatcher on a fake engine and a real ledger in a temp dir, with
+// a debug-level JSON log captured in a buffer.
+type env struct {
+	eng *fakeEngine
+	led *ledger.Ledger
+	d   *Dispatcher
+	log *lockedBuffer
+}
+
+func newEnv(t *testing.T, secrets ...string) *env {
+	t.Helper()
+	led, err := ledger.Open(filepath.Join(t.TempDir(), "ledger.db"), ledger.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := led.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	eng := newFakeEngine()
+	buf := &lockedBuffer{}
+	log := slog.New(slog.NewJSONHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	d := New(Config{Engine: eng, Ledger: led, Logger: log, Secrets: secrets})
+	return &env{eng: eng, led: led, d: d, log: buf}
+}
+
+// startRun runs the dispatcher's queue until the test ends.
+func (e *env) startRun(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- e.d.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+}
+
+// waitFinal polls the ledger until deploy id reaches a final status.
+func (e *env) waitFinal(t *testing.T, id uint64) forge.Deploy {
+	t.Helper()
+	var dep forge.Deploy
+	eventually(t, func() bool {
+		var err error
+		dep, err = e.led.Get(id)
+		return err == nil && dep.Status.Final()
+	})
+	return dep
+}
+
+// history returns the project's recorded deploys, newest first.
+func (e *env) history(t *testing.T, project string) []forge.Deploy {
+	t.Helper()
+	h, err := e.led.History(project, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// eventually fails the test unless cond becomes true within a few seconds.
+func eventually(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met in time")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// dg returns a well-formed sha256 digest derived from s.
+func dg(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// svc returns a compose service with the given labels (key, value, …).
+func svc(name, image string, labels ...string) forge.Service {
+	s := forge.Service{Name: name, Image: image}
+	if len(labels) > 0 {
+		s.Labels = map[string]string{}
+		for i := 0; i+1 < len(labels); i += 2 {
+			s.Labels[labels[i]] = labels[i+1]
+		}
+	}
+	return s
+}
+
+// enabled returns a forge-enabled compose service.
+func enabled(name, image string) forge.Service {
+	return svc(name, image, forge.LabelEnable, "true")
+}

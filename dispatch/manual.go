@@ -1,0 +1,200 @@
+package dispatch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/docker-forge/docker-forge"
+)
+
+// Request asks for a manual deploy.
+type Request struct {
+	// Ref locates the project; with only a Name, the project is looked up
+	// among running and previously deployed projects.
+	Ref forge.ProjectRef
+	// Services to deploy; empty means every forge-enabled service.
+	Services []string
+	// User names who asked, for the ledger.
+	User string
+}
+
+// Deploy resolves the current digests of the services' tags, pins them and
+// deploys them now, waiting for its project's turn. It returns the recorded
+// deploy; a deploy that failed also returns a *Failure.
+func (d *Dispatcher) Deploy(ctx context.Context, req Request) (forge.Deploy, error) {
+	ref, err := d.locate(ctx, req.Ref)
+	if err != nil {
+		return forge.Deploy{}, err
+	}
+	p, err := d.eng.LoadProject(ctx, ref)
+	if err != nil {
+		return forge.Deploy{}, fmt.Errorf("deploy %s: %w", ref.Name, err)
+	}
+	j := &job{
+		deploy:   forge.Deploy{Project: p.Ref.Name, Reason: forge.ReasonManual, Queued: d.now(), Trigger: forge.Trigger{User: req.User}},
+		ref:      p.Ref,
+		services: map[string]want{},
+		explicit: len(req.Services) > 0,
+	}
+	if len(req.Services) == 0 {
+		for _, s := range p.Services {
+			if s.Enabled() {
+				j.services[s.Name] = want{}
+			}
+		}
+		if len(j.services) == 0 {
+			return forge.Deploy{}, fmt.Errorf("deploy %s: no service has the %s=true label; name the services to deploy", p.Ref.Name, forge.LabelEnable)
+		}
+	}
+	for _, name := range req.Services {
+		found := false
+		for _, s := range p.Services {
+			found = found || s.Name == name
+		}
+		if !found {
+			return forge.Deploy{}, fmt.Errorf("deploy %s: no service %q in the compose project", p.Ref.Name, name)
+		}
+		j.services[name] = want{}
+	}
+	err = d.execute(ctx, j)
+	return j.deploy, err
+}
+
+// RollbackRequest asks to replay an earlier deploy's pinned digests.
+type RollbackRequest struct {
+	Project string
+	// To is the deploy to return to; 0 means the successful deploy before
+	// the current one.
+	To uint64
+	// Services narrows the rollback; empty means every service of that deploy.
+	Services []string
+	User     string
+}
+
+// Rollback replays the digests of an earlier successful deploy, recorded as a
+// new deploy with reason rollback.
+func (d *Dispatcher) Rollback(ctx context.Context, req RollbackRequest) (forge.Deploy, error) {
+	target, err := d.rollbackTarget(req)
+	if err != nil {
+		return forge.Deploy{}, err
+	}
+	ref, err := d.locate(ctx, forge.ProjectRef{Name: req.Project})
+	if err != nil {
+		return forge.Deploy{}, err
+	}
+	j := &job{
+		deploy: forge.Deploy{
+			Project: req.Project, Reason: forge.ReasonRollback, RollbackOf: target.ID,
+			Queued: d.now(), Trigger: forge.Trigger{User: req.User},
+		},
+		ref:      ref,
+		services: map[string]want{},
+		explicit: true,
+	}
+	for _, s := range target.Services {
+		if len(req.Services) > 0 && !contains(req.Services, s.Service) {
+			continue
+		}
+		if s.Digest == "" {
+			continue
+		}
+		j.services[s.Service] = want{digest: s.Digest}
+	}
+	for _, name := range req.Services {
+		if _, ok := j.services[name]; !ok {
+			return forge.Deploy{}, fmt.Errorf("rollback %s: deploy %d has no digest for service %q", req.Project, target.ID, name)
+		}
+	}
+	if len(j.services) == 0 {
+		return forge.Deploy{}, fmt.Errorf("rollback %s: deploy %d recorded no digest to return to", req.Project, target.ID)
+	}
+	err = d.execute(ctx, j)
+	return j.deploy, err
+}
+
+func (d *Dispatcher) rollbackTarget(req RollbackRequest) (forge.Deploy, error) {
+	if req.To != 0 {
+		t, err := d.led.Get(req.To)
+		if err != nil {
+			return forge.Deploy{}, fmt.Errorf("rollback %s: %w", req.Project, err)
+		}
+		if t.Project != req.Project {
+			return forge.Deploy{}, fmt.Errorf("rollback %s: deploy %d belongs to project %s", req.Project, req.To, t.Project)
+		}
+		if t.Status != forge.StatusSucceeded {
+			return forge.Deploy{}, fmt.Errorf("rollback %s: deploy %d did not succeed (%s)", req.Project, req.To, t.Status)
+		}
+		return t, nil
+	}
+	hist, err := d.led.History(req.Project, 0)
+	if err != nil {
+		return forge.Deploy{}, fmt.Errorf("rollback %s: %w", req.Project, err)
+	}
+	// The current state is the newest successful deploy; the target is the
+	// newest earlier one that ran something else for the services asked
+	// for, so a redelivered push of the current digest is not a target.
+	var current *forge.Deploy
+	for i := range hist {
+		h := &hist[i]
+		if h.Status != forge.StatusSucceeded {
+			continue
+		}
+		if current == nil {
+			current = h
+			continue
+		}
+		if differs(*current, *h, req.Services) {
+			return *h, nil
+		}
+	}
+	return forge.Deploy{}, fmt.Errorf("rollback %s: %w", req.Project, ErrNothingToRollBack)
+}
+
+// differs reports whether an earlier deploy pinned another digest than the
+// current one for any of services (all services when empty).
+func differs(current, earlier forge.Deploy, services []string) bool {
+	for _, e := range earlier.Services {
+		if e.Digest == "" || (len(services) > 0 && !contains(services, e.Service)) {
+			continue
+		}
+		if c, ok := current.Service(e.Service); !ok || c.Digest != e.Digest {
+			return true
+		}
+	}
+	return false
+}
+
+// locate completes a project reference from the running projects and the
+// ledger when only a name is known.
+func (d *Dispatcher) locate(ctx context.Context, ref forge.ProjectRef) (forge.ProjectRef, error) {
+	if len(ref.ConfigFiles) > 0 || ref.WorkingDir != "" {
+		return ref, nil
+	}
+	if ref.Name == "" {
+		return ref, errors.New("no project named")
+	}
+	refs, err := d.knownProjects(ctx)
+	if err != nil {
+		return ref, fmt.Errorf("find project %s: %w", ref.Name, err)
+	}
+	for _, r := range refs {
+		if r.Name == ref.Name {
+			return r, nil
+		}
+	}
+	return ref, fmt.Errorf("find project %s: %w", ref.Name, ErrUnknownProject)
+}
+
+// ErrUnknownProject is returned for a project that neither runs nor was
+// deployed before.
+var ErrUnknownProject = errors.New("dispatch: unknown project (no running containers and no earlier deploy; use -f and -p)")
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}

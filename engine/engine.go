@@ -1,0 +1,294 @@
+// Package engine is the only part of docker-forge that talks to Docker: it
+// loads compose projects with compose-go (through the compose SDK's loader),
+// brings services up with the compose v5 SDK, and reads containers, images
+// and registry digests with the moby client. Credentials come from the
+// user's Docker config, credential helpers included, the way the docker CLI
+// finds them.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/distribution/reference"
+	"github.com/docker/cli/cli/command"
+	"github.com/docker/compose/v5/pkg/api"
+	"github.com/docker/compose/v5/pkg/compose"
+	"github.com/moby/moby/client"
+
+	"github.com/docker-forge/docker-forge"
+)
+
+// ErrUnavailable marks errors caused by a Docker engine that cannot be
+// reached.
+var ErrUnavailable = errors.New("engine: docker engine unreachable")
+
+// Engine drives one Docker engine through the docker CLI's configuration.
+type Engine struct {
+	cli     command.Cli
+	compose api.Compose
+	log     *slog.Logger
+}
+
+// New returns an Engine on an initialized docker CLI.
+func New(cli command.Cli, log *slog.Logger) (*Engine, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With("component", "engine")
+	svc, err := compose.NewComposeService(cli,
+		compose.WithStreams(io.Discard, io.Discard, strings.NewReader("")),
+		compose.WithEventProcessor(progressLog{log: log}),
+		compose.WithPrompt(func(msg string, def bool) (bool, error) {
+			log.Warn("compose asked a question; answering with its default", "question", msg, "answer", def)
+			return def, nil
+		}),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("engine: compose service: %w", err)
+	}
+	return &Engine{cli: cli, compose: svc, log: log}, nil
+}
+
+// classify wraps errors that mean the daemon is down with ErrUnavailable.
+func classify(err error) error {
+	if err != nil && client.IsErrConnectionFailed(err) {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return err
+}
+
+// Ping checks that the engine answers.
+func (e *Engine) Ping(ctx context.Context) error {
+	if _, err := e.cli.Client().Ping(ctx, client.PingOptions{}); err != nil {
+		return fmt.Errorf("ping docker engine: %w", classify(err))
+	}
+	return nil
+}
+
+// Projects lists the compose projects that have containers on this engine,
+// with where their compose model lives, read from the containers' labels.
+func (e *Engine) Projects(ctx context.Context) ([]forge.ProjectRef, error) {
+	res, err := e.cli.Client().ContainerList(ctx, client.ContainerListOptions{
+		All:     true,
+		Filters: make(client.Filters).Add("label", forge.ComposeProjectLabel),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list compose containers: %w", classify(err))
+	}
+	byName := map[string]forge.ProjectRef{}
+	for _, c := range res.Items {
+		name := c.Labels[forge.ComposeProjectLabel]
+		if name == "" || c.Labels[forge.ComposeOneoffLabel] == "True" {
+			continue
+		}
+		if _, seen := byName[name]; seen {
+			continue
+		}
+		byName[name] = forge.ProjectRef{
+			Name:        name,
+			WorkingDir:  c.Labels[forge.ComposeWorkingDirLabel],
+			ConfigFiles: splitList(c.Labels[forge.ComposeConfigFilesLabel]),
+			EnvFiles:    splitList(c.Labels[forge.ComposeEnvFileLabel]),
+		}
+	}
+	out := make([]forge.ProjectRef, 0, len(byName))
+	for _, p := range byName {
+		out = append(out, p)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+func splitList(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, ",")
+}
+
+// load reads a project's compose model as compose does (env files, profiles,
+// several files), narrowed to services (and what they depend on) when given.
+func (e *Engine) load(ctx context.Context, ref forge.ProjectRef, services []string) (*types.Project, error) {
+	p, err := e.compose.LoadProject(ctx, api.ProjectLoadOptions{
+		ProjectName: ref.Name,
+		ConfigPaths: ref.ConfigFiles,
+		WorkingDir:  ref.WorkingDir,
+		EnvFiles:    ref.EnvFiles,
+		Profiles:    ref.Profiles,
+		Services:    services,
+		Offline:     true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load project %s: %w", ref.Name, err)
+	}
+	return p, nil
+}
+
+// LoadProject loads a project's compose model.
+func (e *Engine) LoadProject(ctx context.Context, ref forge.ProjectRef) (forge.Project, error) {
+	p, err := e.load(ctx, ref, nil)
+	if err != nil {
+		return forge.Project{}, err
+	}
+	out := forge.Project{Ref: ref}
+	out.Ref.Name = p.Name
+	out.Ref.WorkingDir = p.WorkingDir
+	if len(out.Ref.ConfigFiles) == 0 {
+		out.Ref.ConfigFiles = p.ComposeFiles
+	}
+	for _, name := range p.ServiceNames() {
+		s := p.Services[name]
+		out.Services = append(out.Services, forge.Service{Name: name, Image: s.Image, Labels: s.Labels})
+	}
+	return out, nil
+}
+
+// Resolve asks the registry, through the engine, for the digest of an image
+// reference (repo:tag, or repo@digest to confirm the registry has it).
+func (e *Engine) Resolve(ctx context.Context, image string) (string, error) {
+	auth, err := command.RetrieveAuthTokenFromImage(e.cli.ConfigFile(), image)
+	if err != nil {
+		return "", fmt.Errorf("resolve %s: registry credentials: %w", image, err)
+	}
+	res, err := e.cli.Client().DistributionInspect(ctx, image, client.DistributionInspectOptions{EncodedRegistryAuth: auth})
+	if err != nil {
+		return "", fmt.Errorf("resolve %s: %w", image, classify(err))
+	}
+	return res.Descriptor.Digest.String(), nil
+}
+
+// Running reports, per service, what the project's containers run now.
+func (e *Engine) Running(ctx context.Context, project string) (map[string]forge.Running, error) {
+	res, err := e.cli.Client().ContainerList(ctx, client.ContainerListOptions{
+		All:     true,
+		Filters: make(client.Filters).Add("label", forge.ComposeProjectLabel+"="+project),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list containers of %s: %w", project, classify(err))
+	}
+	out := map[string]forge.Running{}
+	for _, c := range res.Items {
+		svc := c.Labels[forge.ComposeServiceLabel]
+		if svc == "" || c.Labels[forge.ComposeOneoffLabel] == "True" {
+			continue
+		}
+		if prev, ok := out[svc]; ok && prev.State == "running" {
+			continue // a scaled service: the first running replica speaks for it
+		}
+		r := forge.Running{Service: svc, ContainerID: c.ID, Image: c.Image, ImageID: c.ImageID, State: string(c.State)}
+		r.Digest, err = e.runningDigest(ctx, c.Image, c.ImageID)
+		if err != nil {
+			return nil, fmt.Errorf("container %s of %s/%s: %w", shortID(c.ID), project, svc, err)
+		}
+		out[svc] = r
+	}
+	return out, nil
+}
+
+// runningDigest finds the registry digest of the image a container was made
+// from: from a pinned reference directly, else from the image's repo digests
+// for the same repository.
+func (e *Engine) runningDigest(ctx context.Context, image, imageID string) (string, error) {
+	named, err := reference.ParseNormalizedNamed(image)
+	if err != nil {
+		return "", nil // an image ID or a name compose did not write: no digest to speak of
+	}
+	if d, ok := named.(reference.Digested); ok {
+		return d.Digest().String(), nil
+	}
+	img, err := e.cli.Client().ImageInspect(ctx, imageID)
+	if err != nil {
+		return "", fmt.Errorf("inspect image %s: %w", shortID(imageID), classify(err))
+	}
+	for _, rd := range img.RepoDigests {
+		ref, err := reference.ParseNormalizedNamed(rd)
+		if err != nil {
+			continue
+		}
+		if d, ok := ref.(reference.Digested); ok && ref.Name() == named.Name() {
+			return d.Digest().String(), nil
+		}
+	}
+	return "", nil
+}
+
+func shortID(id string) string {
+	id = strings.TrimPrefix(id, "sha256:")
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+// Up brings services up through the compose SDK, each pinned service with
+// its image set to the given repo@digest. Services whose configuration,
+// pinned image included, matches what runs are not recreated; services
+// outside pins are never recreated. With whole (a project's first deploy)
+// every service of the project is brought up; otherwise only the pinned
+// services, and what they depend on, left as they are.
+func (e *Engine) Up(ctx context.Context, ref forge.ProjectRef, pins map[string]string, whole bool) error {
+	targets := make([]string, 0, len(pins))
+	for svc := range pins {
+		targets = append(targets, svc)
+	}
+	slices.Sort(targets)
+	var narrow []string
+	if !whole {
+		narrow = targets
+	}
+	p, err := e.load(ctx, ref, narrow)
+	if err != nil {
+		return err
+	}
+	for svc, pin := range pins {
+		s, ok := p.Services[svc]
+		if !ok {
+			return fmt.Errorf("up %s: no service %q in the compose model", ref.Name, svc)
+		}
+		s.Image = pin
+		if s.PullPolicy == types.PullPolicyNever || s.PullPolicy == types.PullPolicyBuild {
+			s.PullPolicy = types.PullPolicyMissing
+		}
+		p.Services[svc] = s
+	}
+	err = e.compose.Up(ctx, p, api.UpOptions{
+		Create: api.CreateOptions{
+			Services:             targets,
+			Recreate:             api.RecreateDiverged,
+			RecreateDependencies: api.RecreateNever,
+			IgnoreOrphans:        true,
+			QuietPull:            true,
+		},
+		Start: api.StartOptions{Project: p, Services: targets},
+	})
+	if err != nil {
+		return fmt.Errorf("up %s %s: %w", ref.Name, strings.Join(targets, ","), classify(err))
+	}
+	return nil
+}
+
+// progressLog turns compose progress events into debug log lines.
+type progressLog struct{ log *slog.Logger }
+
+func (p progressLog) Start(_ context.Context, op string) { p.log.Debug("compose start", "operation", op) }
+
+func (p progressLog) On(events ...api.Resource) {
+	for _, ev := range events {
+		if ev.Status == api.Working {
+			continue
+		}
+		p.log.Debug("compose progress", "resource", ev.ID, "status", ev.StatusText(), "text", ev.Text)
+	}
+}
+
+func (p progressLog) Done(op string, ok bool) {
+	p.log.Debug("compose done", "operation", op, "success", ok)
+}

@@ -1,0 +1,182 @@
+// Package webhook is docker-forge's HTTP listener for registry and forge
+// pushes. Each provider file limits the body, checks the provider's own
+// signature or token over the raw bytes, and turns the body into forge.Events
+// with a pure parse function; the Server hands them to the dispatcher and
+// answers at once. Deploys never run on the request's context.
+package webhook
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"sort"
+	"strings"
+
+	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/docker-forge/docker-forge"
+)
+
+// DefaultMaxBody is the largest webhook body accepted when Config.MaxBody is 0.
+const DefaultMaxBody = 1 << 20
+
+// Dispatcher is the part of the dispatcher the listener hands events to, so
+// tests can pass a fake. Submit matches events to compose services and queues
+// their deploys; ignored says why nothing was queued.
+type Dispatcher interface {
+	Submit(ctx context.Context, events []forge.Event) (queued []forge.QueuedDeploy, ignored string, err error)
+}
+
+// Config configures a Server.
+type Config struct {
+	// Secret is the shared webhook secret. Empty is only allowed together
+	// with AllowUnauthenticated.
+	Secret string
+	// AllowUnauthenticated accepts hooks without any auth (local testing).
+	AllowUnauthenticated bool
+	// MaxBody caps a request body in bytes; 0 means DefaultMaxBody.
+	MaxBody    int64
+	Dispatcher Dispatcher
+	Logger     *slog.Logger
+	// Registerer receives the listener's metrics; nil registers none.
+	Registerer prometheus.Registerer
+}
+
+// Server serves /hooks/{provider} and /healthz.
+type Server struct {
+	cfg       Config
+	log       *slog.Logger
+	providers map[string]provider
+	requests  *prometheus.CounterVec
+}
+
+// provider is one registry's or forge's webhook dialect.
+type provider struct {
+	// auth checks the request's credentials over the raw body.
+	auth func(r *http.Request, body []byte, secret string) error
+	// parse turns the body into events; ignored says why there are none.
+	parse func(h http.Header, body []byte) (events []forge.Event, ignored string, err error)
+}
+
+// New returns a Server. It checks that a secret is set unless unauthenticated
+// hooks were asked for explicitly.
+func New(cfg Config) (*Server, error) {
+	if cfg.Secret == "" && !cfg.AllowUnauthenticated {
+		return nil, errors.New("webhook: no secret configured")
+	}
+	if cfg.Dispatcher == nil {
+		return nil, errors.New("webhook: no dispatcher")
+	}
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = DefaultMaxBody
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{
+		cfg: cfg,
+		log: cfg.Logger.With("component", "webhook"),
+		providers: map[string]provider{
+			"distribution": {auth: tokenAuth, parse: parseDistribution},
+			"generic":      {auth: hmacAuth("X-Forge-Signature-256", "sha256="), parse: parseGeneric},
+		},
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "forge_webhook_requests_total",
+			Help: "Webhook requests by provider and HTTP status.",
+		}, []string{"provider", "status"}),
+	}
+	if cfg.Registerer != nil {
+		if err := cfg.Registerer.Register(s.requests); err != nil {
+			return nil, fmt.Errorf("webhook: register metrics: %w", err)
+		}
+	}
+	return s, nil
+}
+
+// Providers lists the provider names this server understands.
+func (s *Server) Providers() []string {
+	names := make([]string, 0, len(s.providers))
+	for n := range s.providers {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Register adds the listener's routes to r.
+func (s *Server) Register(r *mux.Router) {
+	r.Handle("/healthz", Handler(s.healthz)).Methods(http.MethodGet, http.MethodHead)
+	r.Handle("/hooks/{provider}", Handler(s.hook)).Methods(http.MethodPost)
+}
+
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) error {
+	return WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// answer is the JSON body of a hook response.
+type answer struct {
+	Events  []forge.Event        `json:"events"`
+	Deploys []forge.QueuedDeploy `json:"deploys,omitempty"`
+	Ignored string               `json:"ignored,omitempty"`
+}
+
+func (s *Server) hook(w http.ResponseWriter, r *http.Request) (err error) {
+	name := mux.Vars(r)["provider"]
+	status := http.StatusOK
+	defer func() {
+		if err != nil {
+			status = StatusOf(err)
+		}
+		if _, known := s.providers[name]; !known {
+			name = "unknown" // keep metric labels bounded
+		}
+		s.requests.WithLabelValues(name, fmt.Sprint(status)).Inc()
+	}()
+	p, ok := s.providers[name]
+	if !ok {
+		return Errorf(http.StatusNotFound, "unknown provider %q (supported: %s)", name, strings.Join(s.Providers(), ", "))
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBody))
+	if err != nil {
+		if _, tooBig := errors.AsType[*http.MaxBytesError](err); tooBig {
+			return Errorf(http.StatusRequestEntityTooLarge, "body over the limit of %d bytes", s.cfg.MaxBody)
+		}
+		return Errorf(http.StatusBadRequest, "read body: %v", err)
+	}
+	if !s.cfg.AllowUnauthenticated || s.cfg.Secret != "" {
+		if err := p.auth(r, body, s.cfg.Secret); err != nil {
+			s.log.Warn("webhook rejected", "provider", name, "reason", err.Error(), "remote", r.RemoteAddr)
+			return Errorf(http.StatusUnauthorized, "%v", err)
+		}
+	}
+	events, ignored, err := p.parse(r.Header, body)
+	if err != nil {
+		return Errorf(http.StatusBadRequest, "malformed %s payload: %v", name, err)
+	}
+	if events == nil {
+		events = []forge.Event{}
+	}
+	if len(events) == 0 {
+		s.log.Debug("webhook ignored", "provider", name, "reason", ignored)
+		return WriteJSON(w, http.StatusOK, answer{Events: events, Ignored: ignored})
+	}
+	// The request's context only bounds matching and queueing; the deploys
+	// themselves run on the daemon's context.
+	queued, ignored, err := s.cfg.Dispatcher.Submit(r.Context(), events)
+	if err != nil {
+		s.log.Error("webhook events not queued", "provider", name, "events", len(events), "error", err)
+		return Errorf(http.StatusServiceUnavailable, "events not queued: the dispatcher cannot reach its compose projects; retry later")
+	}
+	for _, e := range events {
+		s.log.Info("webhook event", "provider", name, "image", e.Image(), "digest", e.Digest, "delivery", e.Delivery)
+	}
+	if len(queued) == 0 {
+		return WriteJSON(w, http.StatusOK, answer{Events: events, Deploys: []forge.QueuedDeploy{}, Ignored: ignored})
+	}
+	status = http.StatusAccepted
+	return WriteJSON(w, http.StatusAccepted, answer{Events: events, Deploys: queued})
+}
