@@ -29,7 +29,10 @@ func (d *Dispatcher) Deploy(ctx context.Context, req Request) (forge.Deploy, err
 	}
 	p, err := d.eng.LoadProject(ctx, ref)
 	if err != nil {
-		return forge.Deploy{}, fmt.Errorf("deploy %s: %w", ref.Name, err)
+		if ref.Name == "" {
+			return forge.Deploy{}, fmt.Errorf("deploy: %w", err)
+		}
+		return d.recordFailure(ref.Name, forge.ReasonManual, req.User, d.engineReason(err, reasonLoad), err)
 	}
 	j := &job{
 		deploy:   forge.Deploy{Project: p.Ref.Name, Reason: forge.ReasonManual, Queued: d.now(), Trigger: forge.Trigger{User: req.User}},
@@ -59,6 +62,22 @@ func (d *Dispatcher) Deploy(ctx context.Context, req Request) (forge.Deploy, err
 	}
 	err = d.execute(ctx, j)
 	return j.deploy, err
+}
+
+// recordFailure records a deploy that failed before it could start, logging
+// the scrubbed detail.
+func (d *Dispatcher) recordFailure(project string, reason forge.Reason, user, why string, cause error) (forge.Deploy, error) {
+	now := d.now()
+	dep := forge.Deploy{
+		Project: project, Reason: reason, Trigger: forge.Trigger{User: user},
+		Status: forge.StatusFailed, Error: why, Queued: now, Started: now, Finished: now,
+	}
+	if err := d.led.Create(&dep); err != nil {
+		return forge.Deploy{}, fmt.Errorf("deploy %s: %w", project, err)
+	}
+	d.log.Error("deploy failed", "project", project, "deploy_id", dep.ID, "reason", why)
+	d.log.Debug("deploy failure detail", "project", project, "deploy_id", dep.ID, "error", d.scrub.String(cause.Error()))
+	return dep, &Failure{Deploy: dep}
 }
 
 // RollbackRequest asks to replay an earlier deploy's pinned digests.

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/distribution/reference"
+
 	"github.com/docker-forge/docker-forge"
 )
 
@@ -34,21 +36,29 @@ func addTestdataSeeds(f *testing.F, provider string, add func(body []byte)) {
 }
 
 // checkImageEvent checks what every image event promises, whatever the body
-// it came from: a normalized repository, a valid tag and an empty or valid
-// sha256 digest.
+// it came from: repository:tag[@digest] parses back, with
+// distribution/reference's anchored grammar, to exactly the event's fields.
 func checkImageEvent(t *testing.T, e forge.Event, provider string) {
 	t.Helper()
 	if e.Kind != forge.KindImage || e.Provider != provider {
 		t.Errorf("event %+v: kind %q provider %q", e, e.Kind, e.Provider)
 	}
-	if repo, err := normalizeRepository(e.Repository); err != nil || repo != e.Repository {
-		t.Errorf("event repository %q is not normalized (%q, %v)", e.Repository, repo, err)
+	ref := e.Image()
+	if e.Digest != "" {
+		ref += "@" + e.Digest
 	}
-	if err := checkTag(e.Tag); err != nil {
-		t.Errorf("event %+v: %v", e, err)
+	named, err := reference.ParseNormalizedNamed(ref)
+	if err != nil {
+		t.Fatalf("event %+v: reference %q does not parse: %v", e, ref, err)
 	}
-	if err := checkDigest(e.Digest); err != nil {
-		t.Errorf("event %+v: %v", e, err)
+	if named.Name() != e.Repository {
+		t.Errorf("event repository %q is not normalized (%q)", e.Repository, named.Name())
+	}
+	if tagged, ok := named.(reference.Tagged); !ok || tagged.Tag() != e.Tag {
+		t.Errorf("event %+v: tag does not parse back from %q", e, ref)
+	}
+	if e.Digest != "" && !strings.HasPrefix(e.Digest, "sha256:") {
+		t.Errorf("event %+v: digest is not sha256", e)
 	}
 }
 

@@ -1,0 +1,212 @@
+package dispatch
+
+import (
+	"errors"
+	"maps"
+	"testing"
+	"time"
+
+	"github.com/docker-forge/docker-forge"
+)
+
+func TestRollback(t *testing.T) {
+	const (
+		webRepo = "ghcr.io/acme/web"
+		apiRepo = "ghcr.io/acme/api"
+	)
+	web1, web2 := dg("web-v1"), dg("web-v2")
+	api1, api2 := dg("api-v1"), dg("api-v2")
+
+	// deployed has run deploys of shop, returned oldest first: v1, v2 and,
+	// with a failing third, one that failed.
+	type deployed struct{ v1, v2, failed forge.Deploy }
+	tests := []struct {
+		name string
+		// only v1 is deployed when single is set.
+		single     bool
+		withFailed bool
+		req        func(d deployed) RollbackRequest
+		wantErr    error // nil: success; errAny: any error
+		wantPins   map[string]string
+	}{
+		{
+			name:     "To=0 returns to the successful deploy before the current one",
+			req:      func(deployed) RollbackRequest { return RollbackRequest{Project: "shop", User: "bob"} },
+			wantPins: map[string]string{"web": webRepo + "@" + web1, "api": apiRepo + "@" + api1},
+		},
+		{
+			name:     "To names the deploy",
+			req:      func(d deployed) RollbackRequest { return RollbackRequest{Project: "shop", To: d.v1.ID} },
+			wantPins: map[string]string{"web": webRepo + "@" + web1, "api": apiRepo + "@" + api1},
+		},
+		{
+			name:     "To=0 skips failed deploys",
+			req:      func(deployed) RollbackRequest { return RollbackRequest{Project: "shop"} },
+			wantPins: map[string]string{"web": webRepo + "@" + web1, "api": apiRepo + "@" + api1}, withFailed: true,
+		},
+		{
+			name:     "a services filter pins only those services",
+			req:      func(deployed) RollbackRequest { return RollbackRequest{Project: "shop", Services: []string{"web"}} },
+			wantPins: map[string]string{"web": webRepo + "@" + web1},
+		},
+		{
+			name:       "To pointing at a failed deploy is an error",
+			withFailed: true,
+			req:        func(d deployed) RollbackRequest { return RollbackRequest{Project: "shop", To: d.failed.ID} },
+			wantErr:    errAny,
+		},
+		{
+			name:    "To pointing at a deploy that does not exist is an error",
+			req:     func(deployed) RollbackRequest { return RollbackRequest{Project: "shop", To: 999} },
+			wantErr: errAny,
+		},
+		{
+			name:    "a services filter naming a service the deploy lacks is an error",
+			req:     func(deployed) RollbackRequest { return RollbackRequest{Project: "shop", Services: []string{"db"}} },
+			wantErr: errAny,
+		},
+		{
+			name:    "no earlier successful deploy",
+			single:  true,
+			req:     func(deployed) RollbackRequest { return RollbackRequest{Project: "shop"} },
+			wantErr: ErrNothingToRollBack,
+		},
+		{
+			name:    "a project never deployed",
+			req:     func(deployed) RollbackRequest { return RollbackRequest{Project: "blog"} },
+			wantErr: ErrNothingToRollBack,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.eng.addProject("shop", enabled("web", webRepo+":live"), enabled("api", apiRepo+":live"), svc("db", "postgres:16"))
+			e.eng.run("shop", "web", dg("web-v0"))
+			e.eng.run("shop", "api", dg("api-v0"))
+			e.eng.run("shop", "db", dg("pg"))
+
+			var d deployed
+			deploy := func() (forge.Deploy, error) {
+				return e.d.Deploy(t.Context(), Request{Ref: forge.ProjectRef{Name: "shop"}})
+			}
+			e.eng.push(webRepo, "live", web1)
+			e.eng.push(apiRepo, "live", api1)
+			var err error
+			if d.v1, err = deploy(); err != nil {
+				t.Fatal(err)
+			}
+			if !tt.single {
+				e.eng.push(webRepo, "live", web2)
+				e.eng.push(apiRepo, "live", api2)
+				if d.v2, err = deploy(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tt.withFailed {
+				e.eng.push(webRepo, "live", dg("web-v3"))
+				e.eng.failUp("shop", errors.New("pull access denied"))
+				if d.failed, err = deploy(); err == nil {
+					t.Fatal("third deploy succeeded, want it to fail")
+				}
+				e.eng.failUp("shop", nil)
+			}
+			upsBefore := len(e.eng.upCalls("shop"))
+			resolvesBefore := len(e.eng.resolves())
+			histBefore := len(e.history(t, "shop"))
+
+			req := tt.req(d)
+			got, err := e.d.Rollback(t.Context(), req)
+			if tt.wantErr != nil {
+				if err == nil {
+					t.Fatalf("Rollback succeeded (%+v), want an error", got)
+				}
+				if tt.wantErr != errAny && !errors.Is(err, tt.wantErr) {
+					t.Errorf("Rollback error %v, want %v", err, tt.wantErr)
+				}
+				if n := len(e.history(t, "shop")); n != histBefore {
+					t.Errorf("ledger went from %d to %d deploys, want nothing recorded", histBefore, n)
+				}
+				if n := len(e.eng.upCalls("shop")); n != upsBefore {
+					t.Errorf("Up called on a refused rollback")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Rollback: %v", err)
+			}
+
+			ups := e.eng.upCalls("shop")[upsBefore:]
+			if len(ups) != 1 || !maps.Equal(ups[0].Pins, tt.wantPins) {
+				t.Errorf("Up calls = %+v, want one pinning %v", ups, tt.wantPins)
+			}
+			if r := e.eng.resolves()[resolvesBefore:]; len(r) != 0 {
+				t.Errorf("rollback resolved %v; replaying recorded digests needs no registry", r)
+			}
+			rec, err := e.led.Get(got.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rec.Status != forge.StatusSucceeded || rec.Reason != forge.ReasonRollback || rec.RollbackOf != d.v1.ID || rec.Trigger.User != req.User {
+				t.Errorf("recorded %s reason %s rollback_of %d user %q; want succeeded rollback of %d by %q",
+					rec.Status, rec.Reason, rec.RollbackOf, rec.Trigger.User, d.v1.ID, req.User)
+			}
+			if len(rec.Services) != len(tt.wantPins) {
+				t.Errorf("recorded services %+v, want %d", rec.Services, len(tt.wantPins))
+			}
+			for _, s := range rec.Services {
+				if s.Pinned != tt.wantPins[s.Service] || s.Digest != digestOf(s.Pinned) || !s.Changed {
+					t.Errorf("recorded %+v, want it pinned to %s and changed", s, tt.wantPins[s.Service])
+				}
+			}
+		})
+	}
+}
+
+// errAny stands for "some error" in tables.
+var errAny = errors.New("any error")
+
+func TestRecoverMarksUnfinishedDeploysInterrupted(t *testing.T) {
+	e := newEnv(t)
+	queued := forge.Deploy{Project: "shop", Reason: forge.ReasonPush, Status: forge.StatusQueued, Queued: time.Now()}
+	running := forge.Deploy{Project: "blog", Reason: forge.ReasonManual, Status: forge.StatusRunning, Queued: time.Now(), Started: time.Now()}
+	done := forge.Deploy{Project: "shop", Reason: forge.ReasonManual, Status: forge.StatusSucceeded, Queued: time.Now()}
+	failed := forge.Deploy{Project: "shop", Reason: forge.ReasonManual, Status: forge.StatusFailed, Error: reasonUp, Queued: time.Now()}
+	for _, dep := range []*forge.Deploy{&queued, &running, &done, &failed} {
+		if err := e.led.Create(dep); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	if err := e.d.Recover(); err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name       string
+		id         uint64
+		wantStatus forge.Status
+		wantError  string
+	}{
+		{"queued", queued.ID, forge.StatusInterrupted, reasonInterrupt},
+		{"running", running.ID, forge.StatusInterrupted, reasonInterrupt},
+		{"succeeded stays", done.ID, forge.StatusSucceeded, ""},
+		{"failed stays", failed.ID, forge.StatusFailed, reasonUp},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec, err := e.led.Get(tt.id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rec.Status != tt.wantStatus || rec.Error != tt.wantError {
+				t.Errorf("deploy %d: %s %q, want %s %q", tt.id, rec.Status, rec.Error, tt.wantStatus, tt.wantError)
+			}
+			if tt.wantStatus == forge.StatusInterrupted && rec.Finished.IsZero() {
+				t.Errorf("interrupted deploy %d has no finish time", tt.id)
+			}
+		})
+	}
+	if left, err := e.led.Unfinished(); err != nil || len(left) != 0 {
+		t.Errorf("unfinished after Recover: %+v, %v", left, err)
+	}
+}

@@ -1,0 +1,417 @@
+// Package e2e runs docker-forge against a real Docker engine and a real
+// Distribution registry (Debian's docker.io and docker-registry): images are
+// built locally with `docker import` of a busybox root filesystem, pushed to
+// a registry on 127.0.0.1 whose notifications go to a real daemon, and the
+// resulting deploys are checked on the engine.
+//
+// Without an engine the tests skip, unless FORGE_E2E=1 (as `make test` and
+// .ci/run set it), where a missing engine fails the run.
+package e2e
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/docker-forge/docker-forge"
+)
+
+// forgeBin is the docker-forge binary built once for the whole run.
+var forgeBin string
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	if err := exec.Command("docker", "info").Run(); err != nil {
+		if os.Getenv("FORGE_E2E") == "1" {
+			fmt.Fprintln(os.Stderr, "e2e: FORGE_E2E=1 but no Docker engine answers; run scripts/services.sh")
+			return 1
+		}
+		fmt.Fprintln(os.Stderr, "e2e: no Docker engine answers; skipping (set FORGE_E2E=1 to fail instead)")
+		return 0
+	}
+	for _, tool := range []string{"docker-registry", "busybox"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			fmt.Fprintf(os.Stderr, "e2e: %s not found; run scripts/services.sh\n", tool)
+			return 1
+		}
+	}
+	dir, err := os.MkdirTemp("", "forge-e2e-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	forgeBin = filepath.Join(dir, "docker-forge")
+	build := exec.Command("go", "build", "-o", forgeBin, "../cmd/docker-forge")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: build docker-forge:", err)
+		return 1
+	}
+	return m.Run()
+}
+
+func randomName(prefix string) string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return prefix + hex.EncodeToString(b)
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// env is one test's world: a Docker config dir with the plugin installed and
+// fake registry credentials, and a data dir for forge.
+type env struct {
+	t         *testing.T
+	dockerCfg string
+	dataDir   string
+	extraEnv  []string
+}
+
+// registryPassword sits in the test's Docker config as a registry
+// credential; it must never reach a log line or the ledger.
+const registryPassword = "hunter2-registry-pass"
+
+func newEnv(t *testing.T, registry string) *env {
+	t.Helper()
+	root := t.TempDir()
+	e := &env{t: t, dockerCfg: filepath.Join(root, "docker"), dataDir: filepath.Join(root, "forge")}
+	plugins := filepath.Join(e.dockerCfg, "cli-plugins")
+	if err := os.MkdirAll(plugins, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(forgeBin, filepath.Join(plugins, "docker-forge")); err != nil {
+		t.Fatal(err)
+	}
+	cfg := map[string]any{"auths": map[string]any{}}
+	if registry != "" {
+		cfg["auths"] = map[string]any{registry: map[string]string{"username": "forge-e2e", "password": registryPassword}}
+	}
+	b, _ := json.Marshal(cfg)
+	if err := os.WriteFile(filepath.Join(e.dockerCfg, "config.json"), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func (e *env) environ() []string {
+	return append(append(os.Environ(), "DOCKER_CONFIG="+e.dockerCfg, "FORGE_DATA_DIR="+e.dataDir), e.extraEnv...)
+}
+
+// docker runs the docker CLI (and through it the forge plugin) in e's
+// config, failing the test on error.
+func (e *env) docker(args ...string) string {
+	e.t.Helper()
+	out, err := e.tryDocker(args...)
+	if err != nil {
+		e.t.Fatalf("docker %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+func (e *env) tryDocker(args ...string) (string, error) {
+	cmd := exec.Command("docker", args...)
+	cmd.Env = e.environ()
+	var buf bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	err := cmd.Run()
+	return buf.String(), err
+}
+
+// forgeJSON runs `docker forge ARGS --json` and decodes stdout into v.
+func (e *env) forgeJSON(v any, args ...string) {
+	e.t.Helper()
+	cmd := exec.Command("docker", append(append([]string{"forge"}, args...), "--json")...)
+	cmd.Env = e.environ()
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		e.t.Fatalf("docker forge %s --json: %v\n%s%s", strings.Join(args, " "), err, out.String(), errb.String())
+	}
+	if err := json.Unmarshal(out.Bytes(), v); err != nil {
+		e.t.Fatalf("docker forge %s --json: decode: %v\n%s", strings.Join(args, " "), err, out.String())
+	}
+}
+
+func (e *env) history(project string) []forge.Deploy {
+	e.t.Helper()
+	var h []forge.Deploy
+	e.forgeJSON(&h, "history", project)
+	return h
+}
+
+// daemon is a running `docker-forge serve`.
+type daemon struct {
+	addr string
+	cmd  *exec.Cmd
+	mu   sync.Mutex
+	log  bytes.Buffer
+	done chan struct{}
+}
+
+func (d *daemon) Write(p []byte) (int, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.log.Write(p)
+}
+
+// Log returns what the daemon logged so far.
+func (d *daemon) Log() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.log.String()
+}
+
+// startDaemon runs docker-forge standalone, as under systemd.
+func (e *env) startDaemon(secret string, args ...string) *daemon {
+	e.t.Helper()
+	d := &daemon{addr: fmt.Sprintf("127.0.0.1:%d", freePort(e.t)), done: make(chan struct{})}
+	d.cmd = exec.Command(forgeBin, append([]string{"serve", "--addr", d.addr, "--log-level", "debug"}, args...)...)
+	d.cmd.Env = append(e.environ(), "FORGE_WEBHOOK_SECRET="+secret)
+	d.cmd.Stdout, d.cmd.Stderr = d, d
+	if err := d.cmd.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	go func() { _ = d.cmd.Wait(); close(d.done) }()
+	e.t.Cleanup(func() { d.stop(e.t) })
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		resp, err := http.Get("http://" + d.addr + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if _, err := os.Stat(filepath.Join(e.dataDir, "forge.sock")); err == nil {
+				return d
+			}
+		}
+		select {
+		case <-d.done:
+			e.t.Fatalf("daemon exited at start:\n%s", d.Log())
+		default:
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("daemon did not answer on %s:\n%s", d.addr, d.Log())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func (d *daemon) stop(t *testing.T) {
+	select {
+	case <-d.done:
+		return
+	default:
+	}
+	_ = d.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-d.done:
+	case <-time.After(20 * time.Second):
+		_ = d.cmd.Process.Kill()
+		<-d.done
+		t.Errorf("daemon did not stop on SIGINT within 20s")
+	}
+	if t.Failed() {
+		t.Logf("daemon log:\n%s", d.Log())
+	}
+}
+
+// startRegistry runs Debian's docker-registry on addr (a loopback
+// host:port), with its notifications sent to hookURL carrying
+// "Authorization: Bearer secret".
+func startRegistry(t *testing.T, addr, hookURL, secret string) {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := fmt.Sprintf(`version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: %s
+  delete:
+    enabled: true
+http:
+  addr: %s
+notifications:
+  endpoints:
+    - name: forge
+      url: %s
+      headers:
+        Authorization: [Bearer %s]
+      timeout: 2s
+      threshold: 3
+      backoff: 500ms
+`, filepath.Join(dir, "data"), addr, hookURL, secret)
+	path := filepath.Join(dir, "config.yml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("docker-registry", "serve", path)
+	var logb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logb, &logb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("registry log:\n%s", logb.String())
+		}
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get("http://" + addr + "/v2/")
+		if err == nil {
+			resp.Body.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("registry did not answer on %s: %v", addr, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// importImage builds a tiny image whose /www/version holds version: a static
+// busybox (sh, httpd, sleep, cat) and nothing else.
+func (e *env) importImage(ref, version string) {
+	e.t.Helper()
+	busybox, err := os.ReadFile("/bin/busybox")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	add := func(h *tar.Header, body []byte) {
+		if err := tw.WriteHeader(h); err != nil {
+			e.t.Fatal(err)
+		}
+		if _, err := tw.Write(body); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	add(&tar.Header{Name: "bin/", Typeflag: tar.TypeDir, Mode: 0o755}, nil)
+	add(&tar.Header{Name: "www/", Typeflag: tar.TypeDir, Mode: 0o755}, nil)
+	add(&tar.Header{Name: "tmp/", Typeflag: tar.TypeDir, Mode: 0o1777}, nil)
+	add(&tar.Header{Name: "bin/busybox", Typeflag: tar.TypeReg, Mode: 0o755, Size: int64(len(busybox))}, busybox)
+	for _, l := range []string{"sh", "httpd", "sleep", "cat"} {
+		add(&tar.Header{Name: "bin/" + l, Typeflag: tar.TypeSymlink, Linkname: "busybox", Mode: 0o777}, nil)
+	}
+	v := []byte(version + "\n")
+	add(&tar.Header{Name: "www/version", Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(v))}, v)
+	if err := tw.Close(); err != nil {
+		e.t.Fatal(err)
+	}
+	cmd := exec.Command("docker", "import", "-c", `CMD ["/bin/httpd","-f","-p","8080","-h","/www"]`, "-", ref)
+	cmd.Env = e.environ()
+	cmd.Stdin = &buf
+	if out, err := cmd.CombinedOutput(); err != nil {
+		e.t.Fatalf("docker import %s: %v\n%s", ref, err, out)
+	}
+}
+
+var pushDigest = regexp.MustCompile(`digest: (sha256:[0-9a-f]{64})`)
+
+// push pushes ref and returns the manifest digest the registry stored.
+func (e *env) push(ref string) string {
+	e.t.Helper()
+	out := e.docker("push", ref)
+	m := pushDigest.FindStringSubmatch(out)
+	if m == nil {
+		e.t.Fatalf("docker push %s: no digest in output:\n%s", ref, out)
+	}
+	return m[1]
+}
+
+// container is what the engine says about a service's container.
+type container struct {
+	ID, Image, State, Version string
+}
+
+func (e *env) container(project, service string) container {
+	e.t.Helper()
+	id := strings.TrimSpace(e.docker("ps", "-aq", "--no-trunc",
+		"--filter", "label="+forge.ComposeProjectLabel+"="+project,
+		"--filter", "label="+forge.ComposeServiceLabel+"="+service))
+	if id == "" || strings.Contains(id, "\n") {
+		e.t.Fatalf("want one container for %s/%s, got %q", project, service, id)
+	}
+	f := strings.Fields(e.docker("inspect", "-f", "{{.Config.Image}} {{.State.Status}}", id))
+	c := container{ID: id, Image: f[0], State: f[1]}
+	if c.State == "running" {
+		c.Version = strings.TrimSpace(e.docker("exec", id, "cat", "/www/version"))
+	}
+	return c
+}
+
+// cleanupProject removes every container and network of a compose project.
+func (e *env) cleanupProject(project string) {
+	e.t.Cleanup(func() {
+		ids := strings.Fields(e.docker("ps", "-aq", "--filter", "label="+forge.ComposeProjectLabel+"="+project))
+		if len(ids) > 0 {
+			_, _ = e.tryDocker(append([]string{"rm", "-f"}, ids...)...)
+		}
+		_, _ = e.tryDocker("network", "rm", project+"_default")
+	})
+}
+
+func (e *env) cleanupImages(refs ...string) {
+	e.t.Cleanup(func() {
+		_, _ = e.tryDocker(append([]string{"rmi", "-f"}, refs...)...)
+	})
+}
+
+func writeCompose(t *testing.T, body string) string {
+	t.Helper()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "compose.yaml")
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func postJSON(ctx context.Context, url string, body []byte, header map[string]string) (*http.Response, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return nil, nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp, b, err
+}
+
+func sleep() { time.Sleep(200 * time.Millisecond) }
