@@ -4,6 +4,12 @@
 // library only, so every other package can depend on it.
 package forge
 
+import "errors"
+
+// ErrEngineUnavailable marks errors caused by a Docker engine that cannot be
+// reached; the engine wraps it, the dispatcher and the API classify by it.
+var ErrEngineUnavailable = errors.New("docker engine unreachable")
+
 // Version is the docker-forge release, set at build time with
 // -ldflags "-X github.com/docker-forge/docker-forge.Version=…".
 var Version = "0.1.0-dev"

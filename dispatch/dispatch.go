@@ -387,4 +387,3 @@ func (f *Failure) Error() string {
 
 // ErrNothingToRollBack is returned when no earlier successful deploy exists.
 var ErrNothingToRollBack = errors.New("dispatch: no earlier successful deploy to roll back to")
-

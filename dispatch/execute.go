@@ -8,7 +8,6 @@ import (
 	"github.com/distribution/reference"
 
 	"github.com/docker-forge/docker-forge"
-	"github.com/docker-forge/docker-forge/engine"
 )
 
 // execute runs one deploy under its project's lock and records its outcome.
@@ -172,7 +171,7 @@ func digestOf(pinned string) string {
 
 // engineReason prefers "docker engine unreachable" when that is the cause.
 func (d *Dispatcher) engineReason(err error, fallback string) string {
-	if errors.Is(err, engine.ErrUnavailable) {
+	if errors.Is(err, forge.ErrEngineUnavailable) {
 		return reasonEngine
 	}
 	return fallback

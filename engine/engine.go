@@ -8,7 +8,6 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -27,8 +26,8 @@ import (
 )
 
 // ErrUnavailable marks errors caused by a Docker engine that cannot be
-// reached.
-var ErrUnavailable = errors.New("engine: docker engine unreachable")
+// reached; it is forge.ErrEngineUnavailable.
+var ErrUnavailable = forge.ErrEngineUnavailable
 
 // Engine drives one Docker engine through the docker CLI's configuration.
 type Engine struct {
@@ -278,7 +277,9 @@ func (e *Engine) Up(ctx context.Context, ref forge.ProjectRef, pins map[string]s
 // progressLog turns compose progress events into debug log lines.
 type progressLog struct{ log *slog.Logger }
 
-func (p progressLog) Start(_ context.Context, op string) { p.log.Debug("compose start", "operation", op) }
+func (p progressLog) Start(_ context.Context, op string) {
+	p.log.Debug("compose start", "operation", op)
+}
 
 func (p progressLog) On(events ...api.Resource) {
 	for _, ev := range events {
