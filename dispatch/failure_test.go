@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/docker-forge/docker-forge"
-	"github.com/docker-forge/docker-forge/engine"
 )
 
 // TestDeployFailureRecordsGenericReason drives manual deploys into each
@@ -30,13 +29,25 @@ func TestDeployFailureRecordsGenericReason(t *testing.T) {
 		wantUp bool
 	}{
 		{
-			name:   "registry down while resolving the tag",
-			setup:  func(e *env) { e.eng.failResolve(repo+":live", errors.New("dial tcp reg.example:443: connect: connection refused")) },
+			name:   "compose project does not load",
+			setup:  func(e *env) { e.eng.failLoad("shop", fmt.Errorf("interpolate compose.yaml: %w", leaky)) },
+			reason: reasonLoad,
+		},
+		{
+			name:   "compose project does not load because the engine is down",
+			setup:  func(e *env) { e.eng.failLoad("shop", fmt.Errorf("%w: %w", forge.ErrEngineUnavailable, leaky)) },
+			reason: reasonEngine,
+		},
+		{
+			name: "registry down while resolving the tag",
+			setup: func(e *env) {
+				e.eng.failResolve(repo+":live", errors.New("dial tcp reg.example:443: connect: connection refused"))
+			},
 			reason: reasonResolve,
 		},
 		{
 			name:   "resolve fails because the engine is down",
-			setup:  func(e *env) { e.eng.failResolve(repo+":live", fmt.Errorf("%w: %w", engine.ErrUnavailable, leaky)) },
+			setup:  func(e *env) { e.eng.failResolve(repo+":live", fmt.Errorf("%w: %w", forge.ErrEngineUnavailable, leaky)) },
 			reason: reasonEngine,
 		},
 		{
@@ -46,8 +57,10 @@ func TestDeployFailureRecordsGenericReason(t *testing.T) {
 			wantUp: true,
 		},
 		{
-			name:   "compose up fails because the engine is down",
-			setup:  func(e *env) { e.eng.failUp("shop", fmt.Errorf("up: %w", fmt.Errorf("%w: %w", engine.ErrUnavailable, leaky))) },
+			name: "compose up fails because the engine is down",
+			setup: func(e *env) {
+				e.eng.failUp("shop", fmt.Errorf("up: %w", fmt.Errorf("%w: %w", forge.ErrEngineUnavailable, leaky)))
+			},
 			reason: reasonEngine,
 			wantUp: true,
 		},
@@ -89,9 +102,9 @@ func TestDeployFailureRecordsGenericReason(t *testing.T) {
 			if rec.Finished.IsZero() {
 				t.Error("failed deploy has no finish time")
 			}
-			stored, err := json.Marshal(rec)
-			if err != nil {
-				t.Fatal(err)
+			stored, merr := json.Marshal(rec)
+			if merr != nil {
+				t.Fatal(merr)
 			}
 			logged := e.log.String()
 			for _, s := range secrets {

@@ -26,14 +26,14 @@ import (
 type fakeEngine struct {
 	mu sync.Mutex
 
-	projects map[string]forge.Project                   // name -> compose model
-	registry map[string]string                          // repo:tag or repo@digest -> digest
-	running  map[string]map[string]forge.Running        // project -> service -> container
-	lie      map[string]map[string]string               // project -> service -> digest reported after Up
-	gates    map[string]chan struct{}                   // project -> Up waits until closed
-	entered  chan string                                // receives a project name when its Up starts
-	nextID   int                                        // container id counter
-	errs     struct{ projects, running error }          // engine-wide failures
+	projects map[string]forge.Project                     // name -> compose model
+	registry map[string]string                            // repo:tag or repo@digest -> digest
+	running  map[string]map[string]forge.Running          // project -> service -> container
+	lie      map[string]map[string]string                 // project -> service -> digest reported after Up
+	gates    map[string]chan struct{}                     // project -> Up waits until closed
+	entered  chan string                                  // receives a project name when its Up starts
+	nextID   int                                          // container id counter
+	errs     struct{ projects, running error }            // engine-wide failures
 	errsBy   struct{ load, up, resolve map[string]error } // failures by project or image ref
 
 	ups       []upCall

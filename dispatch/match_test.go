@@ -31,8 +31,8 @@ func TestMatch(t *testing.T) {
 		{"explicit digest policy", svc("web", "nginx", forge.LabelEnable, "true", forge.LabelPolicy, forge.PolicyDigest), nginxLatest, true},
 		{"semver policy is not the digest policy", svc("web", "nginx", forge.LabelEnable, "true", forge.LabelPolicy, "semver:minor"), nginxLatest, false},
 		{"git event matches nothing", enabled("web", "nginx"), forge.Event{Kind: forge.KindGit, Repository: "docker.io/library/nginx", Tag: "latest"}, false},
-		{"image pinned by digest only has no tag to follow", enabled("web", "nginx@" + dg("old")), nginxLatest, false},
-		{"image pinned by digest only, event without tag", enabled("web", "nginx@" + dg("old")), forge.Event{Kind: forge.KindImage, Repository: "docker.io/library/nginx"}, false},
+		{"image pinned by digest only has no tag to follow", enabled("web", "nginx@"+dg("old")), nginxLatest, false},
+		{"image pinned by digest only, event without tag", enabled("web", "nginx@"+dg("old")), forge.Event{Kind: forge.KindImage, Repository: "docker.io/library/nginx"}, false},
 		{"invalid image reference", enabled("web", "Not A/Valid:Image"), nginxLatest, false},
 		{"empty image (build-only service)", enabled("web", ""), nginxLatest, false},
 	}

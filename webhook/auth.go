@@ -21,8 +21,11 @@ var (
 // bearer reports whether the request carries "Authorization: Bearer SECRET",
 // which every provider accepts.
 func bearer(r *http.Request, secret string) bool {
-	v, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	return ok && equal(strings.TrimSpace(v), secret)
+	h := r.Header.Get("Authorization")
+	if len(h) < 7 || !strings.EqualFold(h[:7], "bearer ") {
+		return false
+	}
+	return equal(strings.TrimSpace(h[7:]), secret)
 }
 
 func equal(a, b string) bool {

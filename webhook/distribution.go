@@ -56,7 +56,10 @@ func parseDistribution(_ http.Header, body []byte) ([]forge.Event, string, error
 	if env.Events == nil {
 		return nil, "", errors.New(`no "events" array`)
 	}
-	var events []forge.Event
+	var (
+		events   []forge.Event
+		firstErr error
+	)
 	skipped := map[string]int{}
 	for i, e := range *env.Events {
 		switch {
@@ -70,38 +73,71 @@ func parseDistribution(_ http.Header, body []byte) ([]forge.Event, string, error
 			skipped["untagged manifest push"]++
 			continue
 		}
-		host := e.Request.Host
-		if host == "" {
-			if u, err := url.Parse(e.Target.URL); err == nil {
-				host = u.Host
-			}
-		}
-		if host == "" {
-			return nil, "", fmt.Errorf("event %d: no registry host in request.host or target.url", i)
-		}
-		repo, err := normalizeRepository(host + "/" + e.Target.Repository)
+		ev, err := distributionPush(e)
 		if err != nil {
-			return nil, "", fmt.Errorf("event %d: %w", i, err)
+			// One bad event must not hold back the valid pushes batched
+			// with it: the registry would retry the envelope forever.
+			skipped["invalid manifest push"]++
+			if firstErr == nil {
+				firstErr = fmt.Errorf("event %d: %w", i, err)
+			}
+			continue
 		}
-		if err := checkTag(e.Target.Tag); err != nil {
-			return nil, "", fmt.Errorf("event %d: %w", i, err)
-		}
-		if err := checkDigest(e.Target.Digest); err != nil {
-			return nil, "", fmt.Errorf("event %d: %w", i, err)
-		}
-		events = append(events, forge.Event{
-			Kind:       forge.KindImage,
-			Provider:   "distribution",
-			Repository: repo,
-			Tag:        e.Target.Tag,
-			Digest:     e.Target.Digest,
-			Delivery:   e.ID,
-		})
+		events = append(events, ev)
+	}
+	if len(events) == 0 && firstErr != nil {
+		return nil, "", firstErr
 	}
 	if len(events) == 0 {
 		return nil, ignoredReason(skipped), nil
 	}
 	return events, "", nil
+}
+
+// distributionPush turns one manifest push event into a forge event.
+func distributionPush(e distributionEvent) (forge.Event, error) {
+	host := e.Request.Host
+	if host == "" {
+		if u, err := url.Parse(e.Target.URL); err == nil {
+			host = u.Host
+		}
+	}
+	if host == "" {
+		return forge.Event{}, errors.New("no registry host in request.host or target.url")
+	}
+	repo, err := normalizeRepository(host + "/" + e.Target.Repository)
+	if err != nil {
+		return forge.Event{}, err
+	}
+	if err := checkTag(e.Target.Tag); err != nil {
+		return forge.Event{}, err
+	}
+	if err := checkDigest(e.Target.Digest); err != nil {
+		return forge.Event{}, err
+	}
+	return forge.Event{
+		Kind:       forge.KindImage,
+		Provider:   "distribution",
+		Repository: repo,
+		Tag:        e.Target.Tag,
+		Digest:     e.Target.Digest,
+		Delivery:   cleanDelivery(e.ID),
+	}, nil
+}
+
+// cleanDelivery bounds a delivery id taken from a request: at most 128
+// printable ASCII characters, so it is safe in a log line and the ledger.
+func cleanDelivery(id string) string {
+	var b strings.Builder
+	for _, r := range id {
+		if b.Len() >= 128 {
+			break
+		}
+		if r > ' ' && r < 0x7f {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 // ignoredReason says, in a stable order, what an envelope held instead of
@@ -111,7 +147,7 @@ func ignoredReason(skipped map[string]int) string {
 		return "no events"
 	}
 	var parts []string
-	for _, k := range []string{"pull", "blob push", "untagged manifest push", "delete", "mount"} {
+	for _, k := range []string{"pull", "blob push", "untagged manifest push", "invalid manifest push", "delete", "mount"} {
 		if n := skipped[k]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", n, k))
 			delete(skipped, k)

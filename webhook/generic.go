@@ -68,7 +68,7 @@ func parseGeneric(h http.Header, body []byte) ([]forge.Event, string, error) {
 	if err := checkDigest(p.Digest); err != nil {
 		return nil, "", err
 	}
-	delivery := h.Get("X-Forge-Delivery")
+	delivery := cleanDelivery(h.Get("X-Forge-Delivery"))
 	if delivery == "" {
 		sum := sha256.Sum256(body)
 		delivery = "sha256:" + hex.EncodeToString(sum[:8])

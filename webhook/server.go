@@ -107,8 +107,15 @@ func (s *Server) Providers() []string {
 	return names
 }
 
-// Register adds the listener's routes to r.
+// Register adds the listener's routes to r, and makes r answer unknown paths
+// and methods with the same JSON errors as everything else.
 func (s *Server) Register(r *mux.Router) {
+	r.NotFoundHandler = Handler(func(_ http.ResponseWriter, req *http.Request) error {
+		return Errorf(http.StatusNotFound, "no such endpoint %s", req.URL.Path)
+	})
+	r.MethodNotAllowedHandler = Handler(func(_ http.ResponseWriter, req *http.Request) error {
+		return Errorf(http.StatusMethodNotAllowed, "method %s not allowed on %s", req.Method, req.URL.Path)
+	})
 	r.Handle("/healthz", Handler(s.healthz)).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/hooks/{provider}", Handler(s.hook)).Methods(http.MethodPost)
 }
