@@ -304,6 +304,12 @@ type env struct {
 
 func newEnv(t *testing.T, secrets ...string) *env {
 	t.Helper()
+	return newEnvConfig(t, Config{Secrets: secrets})
+}
+
+// newEnvConfig is newEnv with cfg's Secrets and StopGrace.
+func newEnvConfig(t *testing.T, cfg Config) *env {
+	t.Helper()
 	led, err := ledger.Open(filepath.Join(t.TempDir(), "ledger.db"), ledger.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -316,7 +322,8 @@ func newEnv(t *testing.T, secrets ...string) *env {
 	eng := newFakeEngine()
 	buf := &lockedBuffer{}
 	log := slog.New(slog.NewJSONHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	d := New(Config{Engine: eng, Ledger: led, Logger: log, Secrets: secrets})
+	cfg.Engine, cfg.Ledger, cfg.Logger = eng, led, log
+	d := New(cfg)
 	return &env{eng: eng, led: led, d: d, log: buf}
 }
 

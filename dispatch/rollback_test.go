@@ -22,12 +22,14 @@ func TestRollback(t *testing.T) {
 	type deployed struct{ v1, v2, failed forge.Deploy }
 	tests := []struct {
 		name string
-		// only v1 is deployed when single is set.
-		single     bool
-		withFailed bool
-		req        func(d deployed) RollbackRequest
-		wantErr    error // nil: success; errAny: any error
-		wantPins   map[string]string
+		// single deploys v1 only; webUnchanged keeps web at web1 in v2;
+		// redeploy deploys v2 a second time (a no-op); withFailed adds a
+		// failed deploy last.
+		single, webUnchanged, redeploy, withFailed bool
+
+		req      func(d deployed) RollbackRequest
+		wantErr  error // nil: success; errAny: any error
+		wantPins map[string]string
 	}{
 		{
 			name:     "To=0 returns to the successful deploy before the current one",
@@ -48,6 +50,24 @@ func TestRollback(t *testing.T) {
 			name:     "a services filter pins only those services",
 			req:      func(deployed) RollbackRequest { return RollbackRequest{Project: "shop", Services: []string{"web"}} },
 			wantPins: map[string]string{"web": webRepo + "@" + web1},
+		},
+		{
+			name:     "To=0 skips a redeploy of the current digests",
+			redeploy: true,
+			req:      func(deployed) RollbackRequest { return RollbackRequest{Project: "shop"} },
+			wantPins: map[string]string{"web": webRepo + "@" + web1, "api": apiRepo + "@" + api1},
+		},
+		{
+			name:         "a services filter looks for an earlier digest of those services",
+			webUnchanged: true,
+			req:          func(deployed) RollbackRequest { return RollbackRequest{Project: "shop", Services: []string{"api"}} },
+			wantPins:     map[string]string{"api": apiRepo + "@" + api1},
+		},
+		{
+			name:         "a services filter whose services never changed has nothing to roll back",
+			webUnchanged: true,
+			req:          func(deployed) RollbackRequest { return RollbackRequest{Project: "shop", Services: []string{"web"}} },
+			wantErr:      ErrNothingToRollBack,
 		},
 		{
 			name:       "To pointing at a failed deploy is an error",
@@ -96,9 +116,16 @@ func TestRollback(t *testing.T) {
 				t.Fatal(err)
 			}
 			if !tt.single {
-				e.eng.push(webRepo, "live", web2)
+				if !tt.webUnchanged {
+					e.eng.push(webRepo, "live", web2)
+				}
 				e.eng.push(apiRepo, "live", api2)
 				if d.v2, err = deploy(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tt.redeploy {
+				if _, err = deploy(); err != nil {
 					t.Fatal(err)
 				}
 			}

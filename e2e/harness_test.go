@@ -75,7 +75,7 @@ func randomName(prefix string) string {
 	return prefix + hex.EncodeToString(b)
 }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -88,7 +88,7 @@ func freePort(t *testing.T) int {
 // env is one test's world: a Docker config dir with the plugin installed and
 // fake registry credentials, and a data dir for forge.
 type env struct {
-	t         *testing.T
+	t         testing.TB
 	dockerCfg string
 	dataDir   string
 	extraEnv  []string
@@ -98,7 +98,7 @@ type env struct {
 // credential; it must never reach a log line or the ledger.
 const registryPassword = "hunter2-registry-pass"
 
-func newEnv(t *testing.T, registry string) *env {
+func newEnv(t testing.TB, registry string) *env {
 	t.Helper()
 	root := t.TempDir()
 	e := &env{t: t, dockerCfg: filepath.Join(root, "docker"), dataDir: filepath.Join(root, "forge")}
@@ -221,7 +221,7 @@ func (e *env) startDaemon(secret string, args ...string) *daemon {
 	}
 }
 
-func (d *daemon) stop(t *testing.T) {
+func (d *daemon) stop(t testing.TB) {
 	select {
 	case <-d.done:
 		return
@@ -243,7 +243,7 @@ func (d *daemon) stop(t *testing.T) {
 // startRegistry runs Debian's docker-registry on addr (a loopback
 // host:port), with its notifications sent to hookURL carrying
 // "Authorization: Bearer secret".
-func startRegistry(t *testing.T, addr, hookURL, secret string) {
+func startRegistry(t testing.TB, addr, hookURL, secret string) {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := fmt.Sprintf(`version: 0.1
@@ -386,7 +386,7 @@ func (e *env) cleanupImages(refs ...string) {
 	})
 }
 
-func writeCompose(t *testing.T, body string) string {
+func writeCompose(t testing.TB, body string) string {
 	t.Helper()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "compose.yaml")

@@ -34,6 +34,7 @@ type Engine struct {
 	cli     command.Cli
 	compose api.Compose
 	log     *slog.Logger
+	models  modelCache
 }
 
 // New returns an Engine on an initialized docker CLI.
@@ -131,8 +132,16 @@ func (e *Engine) load(ctx context.Context, ref forge.ProjectRef, services []stri
 	return p, nil
 }
 
-// LoadProject loads a project's compose model.
+// LoadProject loads a project's compose model. Models are cached while the
+// project's compose and env files are unchanged, so matching a webhook
+// against many projects stays cheap.
 func (e *Engine) LoadProject(ctx context.Context, ref forge.ProjectRef) (forge.Project, error) {
+	stamp, cacheable := fileStamp(ref)
+	if cacheable {
+		if p, ok := e.models.get(ref.Name, stamp); ok {
+			return p, nil
+		}
+	}
 	p, err := e.load(ctx, ref, nil)
 	if err != nil {
 		return forge.Project{}, err
@@ -146,6 +155,9 @@ func (e *Engine) LoadProject(ctx context.Context, ref forge.ProjectRef) (forge.P
 	for _, name := range p.ServiceNames() {
 		s := p.Services[name]
 		out.Services = append(out.Services, forge.Service{Name: name, Image: s.Image, Labels: s.Labels})
+	}
+	if cacheable {
+		e.models.put(ref.Name, stamp, out)
 	}
 	return out, nil
 }
