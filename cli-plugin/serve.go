@@ -159,6 +159,9 @@ func runServe(ctx context.Context, dockerCli command.Cli, g *globalOptions, o *s
 			}
 		})
 	}
+	// The engine's container events keep project discovery current, so a
+	// webhook's answer need not list containers while a deploy runs.
+	wg.Go(func() { _ = eng.Watch(ctx) })
 	dispDone := make(chan struct{})
 	go func() {
 		defer close(dispDone)

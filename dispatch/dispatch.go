@@ -66,7 +66,8 @@ type Dispatcher struct {
 	pending map[string]*job // project -> the queued deploy not started yet
 	workers map[string]bool // project -> a worker drains its queue
 	locks   map[string]*sync.Mutex
-	kick    chan string
+	ready   []string      // projects whose pending deploy wants a worker
+	wake    chan struct{} // signals Run that ready is not empty
 }
 
 // want is what a deploy asks of one service.
@@ -106,7 +107,7 @@ func New(cfg Config) *Dispatcher {
 		pending: map[string]*job{},
 		workers: map[string]bool{},
 		locks:   map[string]*sync.Mutex{},
-		kick:    make(chan string, 1024),
+		wake:    make(chan struct{}, 1),
 	}
 }
 
@@ -168,12 +169,18 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 				<-idle
 			}
 			return nil
-		case project := <-d.kick:
+		case <-d.wake:
 			d.mu.Lock()
-			busy := d.workers[project]
-			d.workers[project] = true
+			var start []string
+			for _, project := range d.ready {
+				if !d.workers[project] {
+					d.workers[project] = true
+					start = append(start, project)
+				}
+			}
+			d.ready = d.ready[:0]
 			d.mu.Unlock()
-			if !busy {
+			for _, project := range start {
 				wg.Go(func() { d.drain(ctx, work, project) })
 			}
 		}
@@ -300,8 +307,8 @@ func Match(p forge.Project, ev forge.Event) []string {
 			continue
 		}
 		name, tag, err := imageTag(s.Image)
-		if err != nil || tag == "" {
-			continue
+		if err != nil || tag == "" || pinnedByDigest(s.Image) {
+			continue // a digest written in the compose file is the user's pin
 		}
 		if name == ev.Repository && tag == ev.Tag {
 			out = append(out, s.Name)
@@ -324,6 +331,15 @@ func imageTag(image string) (name, tag string, err error) {
 		return named.Name(), "", nil
 	}
 	return named.Name(), "latest", nil
+}
+
+func pinnedByDigest(image string) bool {
+	named, err := reference.ParseNormalizedNamed(image)
+	if err != nil {
+		return false
+	}
+	_, ok := named.(reference.Digested)
+	return ok
 }
 
 func (d *Dispatcher) enqueue(ref forge.ProjectRef, svcs map[string]want, trig forge.Trigger) (forge.QueuedDeploy, error) {
@@ -356,11 +372,10 @@ func (d *Dispatcher) enqueue(ref forge.ProjectRef, svcs map[string]want, trig fo
 	}
 	if d.pending[ref.Name] == nil {
 		d.pending[ref.Name] = j
+		d.ready = append(d.ready, ref.Name)
 		select {
-		case d.kick <- ref.Name:
-		default:
-			// The kick channel is full: a worker for this project is
-			// certainly already scheduled or draining.
+		case d.wake <- struct{}{}:
+		default: // Run has a wake-up pending already; it reads all of ready
 		}
 	}
 	return forge.QueuedDeploy{ID: j.deploy.ID, Project: ref.Name, Services: sortedKeys(j.services), Status: forge.StatusQueued}, nil

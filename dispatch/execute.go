@@ -32,17 +32,24 @@ func (d *Dispatcher) execute(ctx context.Context, j *job) error {
 
 	reason, err := d.converge(ctx, j)
 	dep.Finished = d.now()
-	if err != nil {
+	switch {
+	case err != nil && ctx.Err() != nil:
+		// The daemon stopped and its grace ran out mid-deploy.
+		dep.Status = forge.StatusInterrupted
+		dep.Error = reasonInterrupt
+		log.Warn("deploy interrupted", "reason", reasonInterrupt)
+		log.Debug("deploy interruption detail", "error", d.scrub.String(err.Error()))
+	case err != nil:
 		dep.Status = forge.StatusFailed
 		dep.Error = reason
 		log.Error("deploy failed", "reason", reason)
 		log.Debug("deploy failure detail", "error", d.scrub.String(err.Error()))
-	} else {
+	default:
 		dep.Status = forge.StatusSucceeded
 		log.Info("deploy succeeded", "duration", dep.Finished.Sub(dep.Started).String())
 	}
-	// Record on a context of its own: a daemon stopping mid-deploy must
-	// still write down how the deploy ended.
+	// The ledger needs no context: a daemon stopping mid-deploy still writes
+	// down how the deploy ended.
 	if uerr := d.led.Update(*dep); uerr != nil {
 		log.Error("deploy outcome not recorded", "error", uerr)
 		return fmt.Errorf("deploy %s: %w", j.ref.Name, uerr)

@@ -2,6 +2,7 @@ package dispatch
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/docker-forge/docker-forge"
@@ -60,5 +61,20 @@ func TestMatchReturnsEveryMatchingServiceInProjectOrder(t *testing.T) {
 	ev := forge.Event{Kind: forge.KindImage, Repository: "ghcr.io/acme/shop", Tag: "live"}
 	if got, want := Match(p, ev), []string{"web", "worker"}; !slices.Equal(got, want) {
 		t.Errorf("Match = %v, want %v", got, want)
+	}
+}
+
+// TestMatchLeavesDigestPinnedServicesAlone: an image written as
+// repo:tag@digest in the compose file is the user's own pin; a push of the
+// tag must not move it.
+func TestMatchLeavesDigestPinnedServicesAlone(t *testing.T) {
+	p := forge.Project{Services: []forge.Service{{
+		Name:   "web",
+		Image:  "nginx:1.27@sha256:" + strings.Repeat("ab", 32),
+		Labels: map[string]string{forge.LabelEnable: "true"},
+	}}}
+	ev := forge.Event{Kind: forge.KindImage, Repository: "docker.io/library/nginx", Tag: "1.27"}
+	if got := Match(p, ev); len(got) != 0 {
+		t.Fatalf("Match = %v, want nothing", got)
 	}
 }

@@ -2,6 +2,7 @@ package dispatch
 
 import (
 	"regexp"
+	"sort"
 	"strings"
 )
 
@@ -13,8 +14,16 @@ type scrubber struct {
 }
 
 var (
-	urlUserinfo = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s:@]+(:[^/\s@]*)?@`)
-	keyValue    = regexp.MustCompile(`(?i)((?:password|passwd|secret|token|auth|authorization|credentials?|api[_-]?key)["']?\s*[:=]\s*["']?)(?:bearer\s+|basic\s+)?[^\s"',;}]+`)
+	// urlUserinfo takes everything up to the last @ before the host, so a
+	// password holding an @ goes whole.
+	urlUserinfo = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s]*@`)
+	credKey     = `(?:password|passwd|secret|token|auth|authorization|credentials?|api[_-]?key)`
+	// quotedValue: key="a value with spaces" (or single quotes).
+	quotedValue = regexp.MustCompile(`(?i)(` + credKey + `["']?\s*[:=]\s*)("[^"]*"|'[^']*')`)
+	// keyValue: key=value, key: value, key: Bearer value, up to a space or quote.
+	keyValue = regexp.MustCompile(`(?i)(` + credKey + `["']?\s*[:=]\s*)(?:bearer\s+|basic\s+)?[^\s"']+`)
+	// flagValue: --password value, PASSWORD value.
+	flagValue = regexp.MustCompile(`(?i)((?:--?|\b)` + credKey + `\s+)[^\s"'=:]+`)
 )
 
 func newScrubber(secrets []string) *scrubber {
@@ -24,6 +33,8 @@ func newScrubber(secrets []string) *scrubber {
 			keep = append(keep, s)
 		}
 	}
+	// Longest first, so a secret that contains another goes whole.
+	sort.Slice(keep, func(i, j int) bool { return len(keep[i]) > len(keep[j]) })
 	return &scrubber{secrets: keep}
 }
 
@@ -33,5 +44,7 @@ func (sc *scrubber) String(s string) string {
 		s = strings.ReplaceAll(s, sec, "***")
 	}
 	s = urlUserinfo.ReplaceAllString(s, "${1}***@")
-	return keyValue.ReplaceAllString(s, "${1}***")
+	s = quotedValue.ReplaceAllString(s, "${1}\"***\"")
+	s = keyValue.ReplaceAllString(s, "${1}***")
+	return flagValue.ReplaceAllString(s, "${1}***")
 }

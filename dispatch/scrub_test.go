@@ -1,6 +1,9 @@
 package dispatch
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestScrubberString(t *testing.T) {
 	sc := newScrubber([]string{"ghp_0123456789abcdef", "abc", ""})
@@ -79,6 +82,32 @@ func TestScrubberString(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := sc.String(tt.in); got != tt.want {
 				t.Errorf("String(%q)\n got %q\nwant %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestScrubberHardCases covers secrets that a first version leaked in part.
+func TestScrubberHardCases(t *testing.T) {
+	sc := newScrubber([]string{"abcd", "abcdefgh"})
+	tests := []struct {
+		name, in, leak string
+	}{
+		{"overlapping configured secrets", "got abcdefgh back", "efgh"},
+		{"quoted value with spaces", `password="correct horse battery" refused`, "horse"},
+		{"value with a semicolon", "password=abc;def refused", "def"},
+		{"@ inside a URL password", "https://user:p@ss@host/v2/", "ss@"},
+		{"flag-style password", "login --password hunter2 failed", "hunter2"},
+		{"upper-case key, space separated", "PASSWORD hunter3 refused", "hunter3"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := sc.String(tt.in)
+			if strings.Contains(got, tt.leak) {
+				t.Fatalf("scrub(%q) = %q still holds %q", tt.in, got, tt.leak)
+			}
+			if !strings.Contains(got, "***") {
+				t.Fatalf("scrub(%q) = %q marks nothing", tt.in, got)
 			}
 		})
 	}

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -81,6 +82,9 @@ func newBenchStack(b *testing.B) *benchStack {
 	if err != nil {
 		b.Fatal(err)
 	}
+	watchCtx, stopWatch := context.WithCancel(b.Context())
+	b.Cleanup(stopWatch)
+	go func() { _ = eng.Watch(watchCtx) }() // as serve does
 	s := &benchStack{
 		e: e, repo: repo, d1: d1, d2: d2, compose: svc,
 		ref:  forge.ProjectRef{Name: project, ConfigFiles: []string{path}, WorkingDir: filepath.Dir(path)},

@@ -35,6 +35,7 @@ type Engine struct {
 	compose api.Compose
 	log     *slog.Logger
 	models  modelCache
+	index   projectIndex
 }
 
 // New returns an Engine on an initialized docker CLI.
@@ -75,7 +76,31 @@ func (e *Engine) Ping(ctx context.Context) error {
 
 // Projects lists the compose projects that have containers on this engine,
 // with where their compose model lives, read from the containers' labels.
+// While Watch runs, the answer comes from the event-fed index.
 func (e *Engine) Projects(ctx context.Context) ([]forge.ProjectRef, error) {
+	refs, ok := e.index.snapshot()
+	if !ok {
+		containers, err := e.listComposeContainers(ctx)
+		if err != nil {
+			return nil, err
+		}
+		byName := map[string]forge.ProjectRef{}
+		for _, labels := range containers {
+			if ref, ok := refFromLabels(labels); ok {
+				byName[ref.Name] = ref
+			}
+		}
+		for _, r := range byName {
+			refs = append(refs, r)
+		}
+	}
+	sort.Slice(refs, func(i, j int) bool { return refs[i].Name < refs[j].Name })
+	return refs, nil
+}
+
+// listComposeContainers returns the labels of every container that carries
+// a compose project label, by container id.
+func (e *Engine) listComposeContainers(ctx context.Context) (map[string]map[string]string, error) {
 	res, err := e.cli.Client().ContainerList(ctx, client.ContainerListOptions{
 		All:     true,
 		Filters: make(client.Filters).Add("label", forge.ComposeProjectLabel),
@@ -83,28 +108,25 @@ func (e *Engine) Projects(ctx context.Context) ([]forge.ProjectRef, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list compose containers: %w", classify(err))
 	}
-	byName := map[string]forge.ProjectRef{}
+	out := make(map[string]map[string]string, len(res.Items))
 	for _, c := range res.Items {
-		name := c.Labels[forge.ComposeProjectLabel]
-		if name == "" || c.Labels[forge.ComposeOneoffLabel] == "True" {
-			continue
-		}
-		if _, seen := byName[name]; seen {
-			continue
-		}
-		byName[name] = forge.ProjectRef{
-			Name:        name,
-			WorkingDir:  c.Labels[forge.ComposeWorkingDirLabel],
-			ConfigFiles: splitList(c.Labels[forge.ComposeConfigFilesLabel]),
-			EnvFiles:    splitList(c.Labels[forge.ComposeEnvFileLabel]),
-		}
+		out[c.ID] = c.Labels
 	}
-	out := make([]forge.ProjectRef, 0, len(byName))
-	for _, p := range byName {
-		out = append(out, p)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
+}
+
+// refFromLabels reads a project reference from a compose container's labels.
+func refFromLabels(labels map[string]string) (forge.ProjectRef, bool) {
+	name := labels[forge.ComposeProjectLabel]
+	if name == "" || labels[forge.ComposeOneoffLabel] == "True" {
+		return forge.ProjectRef{}, false
+	}
+	return forge.ProjectRef{
+		Name:        name,
+		WorkingDir:  labels[forge.ComposeWorkingDirLabel],
+		ConfigFiles: splitList(labels[forge.ComposeConfigFilesLabel]),
+		EnvFiles:    splitList(labels[forge.ComposeEnvFileLabel]),
+	}, true
 }
 
 func splitList(s string) []string {

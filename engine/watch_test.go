@@ -1,0 +1,76 @@
+package engine
+
+import (
+	"testing"
+
+	"github.com/docker-forge/docker-forge"
+)
+
+func labels(project string) map[string]string {
+	return map[string]string{
+		forge.ComposeProjectLabel:     project,
+		forge.ComposeWorkingDirLabel:  "/srv/" + project,
+		forge.ComposeConfigFilesLabel: "/srv/" + project + "/compose.yaml,/srv/" + project + "/override.yaml",
+	}
+}
+
+func names(refs []forge.ProjectRef) map[string]forge.ProjectRef {
+	out := map[string]forge.ProjectRef{}
+	for _, r := range refs {
+		out[r.Name] = r
+	}
+	return out
+}
+
+func TestProjectIndexFollowsContainerEvents(t *testing.T) {
+	var x projectIndex
+	if _, ok := x.snapshot(); ok {
+		t.Fatal("an index no watch ever filled claims to be live")
+	}
+	oneoff := labels("shop")
+	oneoff[forge.ComposeOneoffLabel] = "True"
+	x.replace(map[string]map[string]string{"a1": labels("shop"), "b1": labels("blog"), "r1": oneoff})
+	got, ok := x.snapshot()
+	if !ok || len(got) != 2 {
+		t.Fatalf("after listing: %+v, live=%v", got, ok)
+	}
+	shop := names(got)["shop"]
+	if shop.WorkingDir != "/srv/shop" || len(shop.ConfigFiles) != 2 || shop.ConfigFiles[1] != "/srv/shop/override.yaml" {
+		t.Fatalf("shop ref read wrong from labels: %+v", shop)
+	}
+
+	// A recreate: the new container is created before the old one goes.
+	x.add("a2", labels("shop"))
+	x.remove("a1", labels("shop"))
+	if _, ok := names(mustSnapshot(t, &x))["shop"]; !ok {
+		t.Fatal("a recreate dropped the project")
+	}
+	// The last container of blog goes: blog goes.
+	x.remove("b1", labels("blog"))
+	if _, ok := names(mustSnapshot(t, &x))["blog"]; ok {
+		t.Fatal("a project without containers is still listed")
+	}
+	// A destroy seen twice, or for a container never listed, changes nothing.
+	x.remove("b1", labels("blog"))
+	x.remove("zz", labels("shop"))
+	if _, ok := names(mustSnapshot(t, &x))["shop"]; !ok {
+		t.Fatal("an unknown container's destroy dropped shop")
+	}
+	x.add("n1", labels("new"))
+	if _, ok := names(mustSnapshot(t, &x))["new"]; !ok {
+		t.Fatal("a created project is not listed")
+	}
+	x.stop()
+	if _, ok := x.snapshot(); ok {
+		t.Fatal("a stopped watch still answers from the index")
+	}
+}
+
+func mustSnapshot(t *testing.T, x *projectIndex) []forge.ProjectRef {
+	t.Helper()
+	got, ok := x.snapshot()
+	if !ok {
+		t.Fatal("index not live")
+	}
+	return got
+}
