@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -109,7 +110,9 @@ func (h *handlers) deploy(w http.ResponseWriter, r *http.Request) error {
 		Services: body.Services,
 		User:     body.User,
 	}
-	d, err := h.b.Deploy(r.Context(), req)
+	// A deploy runs to its end even if the CLI that asked goes away: it is
+	// bounded by the daemon's shutdown, not by the request.
+	d, err := h.b.Deploy(context.WithoutCancel(r.Context()), req)
 	return h.deployAnswer(w, d, err)
 }
 
@@ -118,7 +121,7 @@ func (h *handlers) rollback(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &body); err != nil {
 		return err
 	}
-	d, err := h.b.Rollback(r.Context(), dispatch.RollbackRequest{
+	d, err := h.b.Rollback(context.WithoutCancel(r.Context()), dispatch.RollbackRequest{
 		Project: mux.Vars(r)["name"], To: body.To, Services: body.Services, User: body.User,
 	})
 	return h.deployAnswer(w, d, err)

@@ -47,7 +47,6 @@ func newBenchStack(b *testing.B) *benchStack {
 	repo := regAddr + "/" + project + "/app"
 	tag := repo + ":live"
 	e.cleanupProject(project)
-	e.cleanupImages(tag)
 	e.importImage(tag, "v1")
 	d1 := e.push(tag)
 	e.importImage(tag, "v2")

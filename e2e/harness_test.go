@@ -92,6 +92,7 @@ type env struct {
 	dockerCfg string
 	dataDir   string
 	extraEnv  []string
+	images    []string // image ids imported, removed when the test ends
 }
 
 // registryPassword sits in the test's Docker config as a registry
@@ -102,6 +103,13 @@ func newEnv(t testing.TB, registry string) *env {
 	t.Helper()
 	root := t.TempDir()
 	e := &env{t: t, dockerCfg: filepath.Join(root, "docker"), dataDir: filepath.Join(root, "forge")}
+	// Registered first, so it runs last: after the containers using the
+	// images are gone.
+	t.Cleanup(func() {
+		if len(e.images) > 0 {
+			_, _ = e.tryDocker(append([]string{"rmi", "-f"}, e.images...)...)
+		}
+	})
 	plugins := filepath.Join(e.dockerCfg, "cli-plugins")
 	if err := os.MkdirAll(plugins, 0o755); err != nil {
 		t.Fatal(err)
@@ -330,9 +338,11 @@ func (e *env) importImage(ref, version string) {
 	cmd := exec.Command("docker", "import", "-c", `CMD ["/bin/httpd","-f","-p","8080","-h","/www"]`, "-", ref)
 	cmd.Env = e.environ()
 	cmd.Stdin = &buf
-	if out, err := cmd.CombinedOutput(); err != nil {
+	out, err := cmd.Output()
+	if err != nil {
 		e.t.Fatalf("docker import %s: %v\n%s", ref, err, out)
 	}
+	e.images = append(e.images, strings.TrimSpace(string(out)))
 }
 
 var pushDigest = regexp.MustCompile(`digest: (sha256:[0-9a-f]{64})`)
@@ -377,12 +387,6 @@ func (e *env) cleanupProject(project string) {
 			_, _ = e.tryDocker(append([]string{"rm", "-f"}, ids...)...)
 		}
 		_, _ = e.tryDocker("network", "rm", project+"_default")
-	})
-}
-
-func (e *env) cleanupImages(refs ...string) {
-	e.t.Cleanup(func() {
-		_, _ = e.tryDocker(append([]string{"rmi", "-f"}, refs...)...)
 	})
 }
 

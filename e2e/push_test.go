@@ -28,7 +28,6 @@ func TestRegistryPushRedeploysOnlyTheMatchedService(t *testing.T) {
 	repo := regAddr + "/" + project + "/app"
 	ref := repo + ":live"
 	e.cleanupProject(project)
-	e.cleanupImages(ref)
 
 	e.importImage(ref, "v1")
 	d1 := e.push(ref)
