@@ -96,43 +96,10 @@ func runServe(ctx context.Context, dockerCli command.Cli, g *globalOptions, o *s
 		return err
 	}
 	defer led.Close()
-
-	eng, err := engine.New(dockerCli, log)
+	d, err := newDaemon(ctx, dockerCli, led, secret, o, log)
 	if err != nil {
 		return err
 	}
-	if err := eng.Ping(ctx); err != nil {
-		log.Warn("docker engine not reachable yet; webhooks answer 503 until it is", "error", err)
-	}
-	disp := dispatch.New(dispatch.Config{
-		Engine: eng, Ledger: led, Logger: log, StopGrace: o.shutdownTimeout,
-		Secrets: append(registrySecrets(dockerCli), secret),
-	})
-	if err := disp.Recover(); err != nil {
-		return err
-	}
-	local := &api.Local{Dispatcher: disp, Ledger: led, Engine: eng}
-
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	hooks, err := webhook.New(webhook.Config{
-		Secret: secret, AllowUnauthenticated: o.allowUnauthenticated, MaxBody: o.maxBody,
-		Dispatcher: disp, Logger: log, Registerer: reg,
-	})
-	if err != nil {
-		return err
-	}
-
-	tcp := mux.NewRouter()
-	hooks.Register(tcp)
-	tcp.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{})).Methods(http.MethodGet)
-	if secret != "" {
-		api.Register(tcp, local, secret, log)
-	}
-	sock := mux.NewRouter()
-	hooks.Register(sock)
-	api.Register(sock, local, "", log)
-
 	tcpLn, err := net.Listen("tcp", o.addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", o.addr, err)
@@ -142,16 +109,68 @@ func runServe(ctx context.Context, dockerCli command.Cli, g *globalOptions, o *s
 		_ = tcpLn.Close()
 		return err
 	}
+	defer os.Remove(g.socketPath())
+	log.Info("docker-forge serving", "addr", tcpLn.Addr().String(), "socket", g.socketPath(), "data_dir", g.dataDir, "providers", d.hooks.Providers())
+	return d.serve(ctx, tcpLn, sockLn, o.shutdownTimeout)
+}
 
+// daemon is serve's wiring: engine, dispatcher and the two HTTP routers.
+type daemon struct {
+	log       *slog.Logger
+	eng       *engine.Engine
+	disp      *dispatch.Dispatcher
+	hooks     *webhook.Server
+	tcp, sock *mux.Router
+}
+
+func newDaemon(ctx context.Context, dockerCli command.Cli, led *ledger.Ledger, secret string, o *serveOptions, log *slog.Logger) (*daemon, error) {
+	eng, err := engine.New(dockerCli, log)
+	if err != nil {
+		return nil, err
+	}
+	if err := eng.Ping(ctx); err != nil {
+		log.Warn("docker engine not reachable yet; webhooks answer 503 until it is", "error", err)
+	}
+	disp := dispatch.New(dispatch.Config{
+		Engine: eng, Ledger: led, Logger: log, StopGrace: o.shutdownTimeout,
+		Secrets: append(registrySecrets(dockerCli), secret),
+	})
+	if err := disp.Recover(); err != nil {
+		return nil, err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	hooks, err := webhook.New(webhook.Config{
+		Secret: secret, AllowUnauthenticated: o.allowUnauthenticated, MaxBody: o.maxBody,
+		Dispatcher: disp, Logger: log, Registerer: reg,
+	})
+	if err != nil {
+		return nil, err
+	}
+	local := &api.Local{Dispatcher: disp, Ledger: led, Engine: eng}
+	d := &daemon{log: log, eng: eng, disp: disp, hooks: hooks, tcp: mux.NewRouter(), sock: mux.NewRouter()}
+	hooks.Register(d.tcp)
+	d.tcp.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{})).Methods(http.MethodGet)
+	if secret != "" { // without a secret the API is on the socket only
+		api.Register(d.tcp, local, secret, log)
+	}
+	hooks.Register(d.sock)
+	api.Register(d.sock, local, "", log)
+	return d, nil
+}
+
+// serve runs the listeners, the engine watch and the dispatcher until ctx
+// ends or SIGINT/SIGTERM arrives, then stops them in order: listeners first,
+// then the dispatcher, which lets a running deploy finish within timeout.
+func (d *daemon) serve(ctx context.Context, tcpLn, sockLn net.Listener, timeout time.Duration) error {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-
 	servers := []*http.Server{
-		{Handler: tcp, ReadHeaderTimeout: 10 * time.Second},
-		{Handler: sock, ReadHeaderTimeout: 10 * time.Second},
+		{Handler: d.tcp, ReadHeaderTimeout: 10 * time.Second},
+		{Handler: d.sock, ReadHeaderTimeout: 10 * time.Second},
 	}
 	var wg sync.WaitGroup
-	errc := make(chan error, 3)
+	errc := make(chan error, len(servers))
 	for i, ln := range []net.Listener{tcpLn, sockLn} {
 		wg.Go(func() {
 			if err := servers[i].Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -161,31 +180,29 @@ func runServe(ctx context.Context, dockerCli command.Cli, g *globalOptions, o *s
 	}
 	// The engine's container events keep project discovery current, so a
 	// webhook's answer need not list containers while a deploy runs.
-	wg.Go(func() { _ = eng.Watch(ctx) })
+	wg.Go(func() { _ = d.eng.Watch(ctx) })
 	dispDone := make(chan struct{})
 	go func() {
 		defer close(dispDone)
-		_ = disp.Run(ctx) // lets a running deploy finish within --shutdown-timeout
+		_ = d.disp.Run(ctx)
 	}()
-	log.Info("docker-forge serving", "addr", tcpLn.Addr().String(), "socket", g.socketPath(), "data_dir", g.dataDir, "providers", hooks.Providers())
 
 	var runErr error
 	select {
 	case <-ctx.Done():
-		log.Info("stopping")
+		d.log.Info("stopping")
 	case runErr = <-errc:
-		log.Error("listener failed", "error", runErr)
+		d.log.Error("listener failed", "error", runErr)
 	}
 	stop() // on a listener failure, stop the dispatcher too
-	shutdown(servers, o.shutdownTimeout, log)
+	shutdown(ctx, servers, timeout, d.log)
 	wg.Wait()
 	<-dispDone
-	_ = os.Remove(g.socketPath())
 	return runErr
 }
 
-func shutdown(servers []*http.Server, timeout time.Duration, log *slog.Logger) {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+func shutdown(ctx context.Context, servers []*http.Server, timeout time.Duration, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer cancel()
 	for _, s := range servers {
 		if err := s.Shutdown(ctx); err != nil {

@@ -1,0 +1,74 @@
+package api_test
+
+import (
+	"context"
+	"sync"
+
+	"github.com/docker-forge/docker-forge"
+	"github.com/docker-forge/docker-forge/api"
+	"github.com/docker-forge/docker-forge/dispatch"
+)
+
+// fakeBackend answers with the values and errors a test configures, and
+// records what reached it.
+type fakeBackend struct {
+	mu sync.Mutex
+
+	// answers
+	deploy      forge.Deploy
+	deployErr   error
+	rollback    forge.Deploy
+	rollbackErr error
+	history     []forge.Deploy
+	historyErr  error
+	projects    []api.ProjectStatus
+	projectsErr error
+
+	// what reached the backend
+	deploys   []dispatch.Request
+	rollbacks []dispatch.RollbackRequest
+	histories []historyCall
+	listed    int
+}
+
+type historyCall struct {
+	Project string
+	Limit   int
+}
+
+var _ api.Backend = (*fakeBackend)(nil)
+
+func (f *fakeBackend) Deploy(_ context.Context, req dispatch.Request) (forge.Deploy, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.deploys = append(f.deploys, req)
+	return f.deploy, f.deployErr
+}
+
+func (f *fakeBackend) Rollback(_ context.Context, req dispatch.RollbackRequest) (forge.Deploy, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.rollbacks = append(f.rollbacks, req)
+	return f.rollback, f.rollbackErr
+}
+
+func (f *fakeBackend) History(_ context.Context, project string, limit int) ([]forge.Deploy, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.histories = append(f.histories, historyCall{Project: project, Limit: limit})
+	return f.history, f.historyErr
+}
+
+func (f *fakeBackend) Projects(context.Context) ([]api.ProjectStatus, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.listed++
+	return f.projects, f.projectsErr
+}
+
+// calls is how many requests of any kind reached the backend.
+func (f *fakeBackend) calls() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.deploys) + len(f.rollbacks) + len(f.histories) + f.listed
+}
