@@ -14,6 +14,7 @@ import (
 
 	"github.com/docker-forge/docker-forge"
 	"github.com/docker-forge/docker-forge/dispatch"
+	"github.com/docker-forge/docker-forge/ledger"
 )
 
 // Client talks to a running daemon over its unix socket.
@@ -143,5 +144,6 @@ func IsNotFound(err error) bool {
 	if re, ok := errors.AsType[*RemoteError](err); ok {
 		return re.Status == http.StatusNotFound
 	}
-	return false
+	// In-process (Local), the same errors the daemon answers 404 for.
+	return errors.Is(err, ledger.ErrNotFound) || errors.Is(err, dispatch.ErrUnknownProject)
 }

@@ -142,6 +142,8 @@ func (h *handlers) fail(err error) error {
 		return webhook.Errorf(http.StatusNotFound, "%v", err)
 	case errors.Is(err, dispatch.ErrNothingToRollBack):
 		return webhook.Errorf(http.StatusConflict, "%v", err)
+	case errors.Is(err, forge.ErrEngineUnavailable):
+		return webhook.Errorf(http.StatusServiceUnavailable, "%v", err)
 	}
 	// Other errors are the user's input (no such service, a compose file
 	// that does not load) or the engine; their text carries no secret, as

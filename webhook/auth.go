@@ -92,3 +92,50 @@ func Sign(body []byte, secret string) []byte {
 	m.Write(body)
 	return m.Sum(nil)
 }
+
+// queryTokenAuth checks ?token=SECRET, for providers that can neither sign
+// nor send a header (Docker Hub, Quay, ACR). A bearer token is accepted
+// instead.
+func queryTokenAuth(r *http.Request, _ []byte, secret string) error {
+	if secret == "" {
+		return errNoSecret
+	}
+	if bearer(r, secret) {
+		return nil
+	}
+	tok := r.URL.Query().Get("token")
+	if tok == "" {
+		if r.Header.Get("Authorization") != "" {
+			return errBadAuth
+		}
+		return errNoAuth
+	}
+	if equal(tok, secret) {
+		return nil
+	}
+	return errBadAuth
+}
+
+// headerTokenAuth checks a plain-text secret sent verbatim in header (GitLab's
+// X-Gitlab-Token). A bearer token is accepted instead.
+func headerTokenAuth(header string) func(r *http.Request, body []byte, secret string) error {
+	return func(r *http.Request, _ []byte, secret string) error {
+		if secret == "" {
+			return errNoSecret
+		}
+		if bearer(r, secret) {
+			return nil
+		}
+		v := r.Header.Get(header)
+		if v == "" {
+			if r.Header.Get("Authorization") != "" {
+				return errBadAuth
+			}
+			return errNoAuth
+		}
+		if equal(v, secret) {
+			return nil
+		}
+		return errBadAuth
+	}
+}

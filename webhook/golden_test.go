@@ -3,6 +3,7 @@ package webhook
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"flag"
 	"net/http"
 	"os"
@@ -16,10 +17,37 @@ import (
 var update = flag.Bool("update", false, "rewrite the webhook/testdata/*/*.golden files from the parsers' output")
 
 // parsers are the pure parse functions that the golden test walks, by the
-// testdata folder that holds their payloads.
-var parsers = map[string]func(http.Header, []byte) ([]forge.Event, string, error){
-	"distribution": parseDistribution,
-	"generic":      parseGeneric,
+// provider (and testdata folder) name: every provider the listener serves.
+var parsers = func() map[string]func(http.Header, []byte) ([]forge.Event, string, error) {
+	out := map[string]func(http.Header, []byte) ([]forge.Event, string, error){}
+	for name, p := range providers() {
+		out[name] = p.parse
+	}
+	return out
+}()
+
+// strict makes a provider without testdata fail the golden test.
+const strict = false
+
+// caseHeaders reads the optional <case>.headers file beside a payload: HTTP
+// header lines ("X-GitHub-Event: push") sent with it.
+func caseHeaders(t *testing.T, payload string) http.Header {
+	t.Helper()
+	h := http.Header{}
+	b, err := os.ReadFile(strings.TrimSuffix(payload, ".json") + ".headers")
+	if errors.Is(err, os.ErrNotExist) {
+		return h
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if ok {
+			h.Add(strings.TrimSpace(k), strings.TrimSpace(v))
+		}
+	}
+	return h
 }
 
 // golden is what a <case>.golden file holds: the normalized events, the
@@ -52,6 +80,9 @@ func TestParseGolden(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if len(cases) == 0 && !strict {
+			continue // TODO(providers): every provider has cases; then drop strict
+		}
 		if len(cases) < 5 {
 			t.Fatalf("testdata/%s holds %d payloads; the golden test needs them", provider, len(cases))
 		}
@@ -62,7 +93,7 @@ func TestParseGolden(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				events, ignored, perr := parse(http.Header{}, body)
+				events, ignored, perr := parse(caseHeaders(t, path), body)
 				checkParseContract(t, events, ignored, perr)
 				got := golden{Events: events, Ignored: ignored, Error: perr != nil}.marshal(t)
 

@@ -60,6 +60,34 @@ type provider struct {
 	auth func(r *http.Request, body []byte, secret string) error
 	// parse turns the body into events; ignored says why there are none.
 	parse func(h http.Header, body []byte) (events []forge.Event, ignored string, err error)
+	// untrusted marks providers that cannot sign their body: the digest
+	// in their payload is never used, forge asks the registry.
+	untrusted bool
+	// deliveryHeader names the header carrying the provider's delivery id;
+	// without one, a hash of the body stands in.
+	deliveryHeader string
+}
+
+// providers returns every provider this listener understands, by the name
+// in /hooks/{provider}. Each provider file holds its parse function.
+func providers() map[string]provider {
+	return map[string]provider{
+		// Registry pushes.
+		"distribution": {auth: tokenAuth, parse: parseDistribution},
+		"dockerhub":    {auth: queryTokenAuth, parse: parseDockerHub, untrusted: true},
+		"ghcr":         {auth: hmacAuth("X-Hub-Signature-256", "sha256="), parse: parseGHCR, deliveryHeader: "X-GitHub-Delivery"},
+		"harbor":       {auth: tokenAuth, parse: parseHarbor},
+		"quay":         {auth: queryTokenAuth, parse: parseQuay, untrusted: true},
+		"acr":          {auth: queryTokenAuth, parse: parseACR, untrusted: true},
+		"generic":      {auth: hmacAuth("X-Forge-Signature-256", "sha256="), parse: parseGeneric, deliveryHeader: "X-Forge-Delivery"},
+		// Git pushes.
+		"github":    {auth: hmacAuth("X-Hub-Signature-256", "sha256="), parse: parseGitHub, deliveryHeader: "X-GitHub-Delivery"},
+		"gitlab":    {auth: headerTokenAuth("X-Gitlab-Token"), parse: parseGitLab, deliveryHeader: "X-Gitlab-Event-UUID"},
+		"gitea":     {auth: hmacAuth("X-Gitea-Signature", ""), parse: parseGitea, deliveryHeader: "X-Gitea-Delivery"},
+		"forgejo":   {auth: hmacAuth("X-Forgejo-Signature", ""), parse: parseForgejo, deliveryHeader: "X-Forgejo-Delivery"},
+		"gogs":      {auth: hmacAuth("X-Gogs-Signature", ""), parse: parseGogs, deliveryHeader: "X-Gogs-Delivery"},
+		"bitbucket": {auth: hmacAuth("X-Hub-Signature", "sha256="), parse: parseBitbucket, deliveryHeader: "X-Request-UUID"},
+	}
 }
 
 // New returns a Server. It checks that a secret is set unless unauthenticated
@@ -78,12 +106,9 @@ func New(cfg Config) (*Server, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{
-		cfg: cfg,
-		log: cfg.Logger.With("component", "webhook"),
-		providers: map[string]provider{
-			"distribution": {auth: tokenAuth, parse: parseDistribution},
-			"generic":      {auth: hmacAuth("X-Forge-Signature-256", "sha256="), parse: parseGeneric},
-		},
+		cfg:       cfg,
+		log:       cfg.Logger.With("component", "webhook"),
+		providers: providers(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "forge_webhook_requests_total",
 			Help: "Webhook requests by provider and HTTP status.",

@@ -310,11 +310,11 @@ func TestHook(t *testing.T) {
 		{
 			name:       "unknown provider",
 			dispatch:   &fakeDispatcher{queued: queued},
-			path:       "/hooks/gitlab",
+			path:       "/hooks/gitbucket",
 			body:       genericBody,
 			headers:    signed(genericBody),
 			wantStatus: http.StatusNotFound,
-			wantError:  `unknown provider "gitlab" (supported: distribution, generic)`,
+			wantError:  `unknown provider "gitbucket" (supported: acr, bitbucket, distribution, dockerhub, forgejo, generic, ghcr, gitea, github, gitlab, gogs, harbor, quay)`,
 		},
 		{
 			name:       "dispatcher fails",
@@ -469,7 +469,7 @@ func TestNew(t *testing.T) {
 			if s.cfg.MaxBody != tt.wantMax {
 				t.Errorf("MaxBody = %d, want %d", s.cfg.MaxBody, tt.wantMax)
 			}
-			if got, want := s.Providers(), []string{"distribution", "generic"}; !slices.Equal(got, want) {
+			if got, want := s.Providers(), []string{"acr", "bitbucket", "distribution", "dockerhub", "forgejo", "generic", "ghcr", "gitea", "github", "gitlab", "gogs", "harbor", "quay"}; !slices.Equal(got, want) {
 				t.Errorf("Providers = %v, want %v", got, want)
 			}
 		})
