@@ -36,6 +36,9 @@ type serveOptions struct {
 	keep                 int
 	maxBody              int64
 	shutdownTimeout      time.Duration
+	replayWindow         time.Duration
+	replayWindowSet      bool
+	config               string
 }
 
 func newServeCommand(dockerCli command.Cli, g *globalOptions) *cobra.Command {
@@ -58,6 +61,7 @@ Endpoints: /healthz, /metrics (Prometheus), /hooks/{provider}, and /api/
   docker-forge serve --addr 0.0.0.0:9470 --data-dir /var/lib/docker-forge`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.replayWindowSet = cmd.Flags().Changed("replay-window")
 			return runServe(cmd.Context(), dockerCli, g, o)
 		},
 	}
@@ -67,6 +71,8 @@ Endpoints: /healthz, /metrics (Prometheus), /hooks/{provider}, and /api/
 	f.IntVar(&o.keep, "keep", ledger.DefaultKeep, "deploys kept per project in the ledger; older ones are pruned")
 	f.Int64Var(&o.maxBody, "max-body", webhook.DefaultMaxBody, "largest webhook body accepted, in bytes")
 	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a stop waits for a running deploy")
+	f.DurationVar(&o.replayWindow, "replay-window", webhook.DefaultReplayWindow, "how long a webhook delivery id is refused as a duplicate (overrides the config file)")
+	f.StringVar(&o.config, "config", "", "config file with per-provider secrets (default <data-dir>/config.yaml, if present)")
 	return cmd
 }
 
@@ -78,9 +84,17 @@ func runServe(ctx context.Context, dockerCli command.Cli, g *globalOptions, o *s
 	if err != nil {
 		return err
 	}
-	secret := os.Getenv("FORGE_WEBHOOK_SECRET")
+	path, explicit := g.configPath(o.config)
+	secrets, err := loadSecrets(path, explicit)
+	if err != nil {
+		return err
+	}
+	secret := secrets.Default
 	if secret == "" && !o.allowUnauthenticated {
-		return errors.New("no webhook secret: set FORGE_WEBHOOK_SECRET (for example to the output of `openssl rand -hex 32`), or pass --allow-unauthenticated for local testing only")
+		return errors.New("no webhook secret: set FORGE_WEBHOOK_SECRET (for example to the output of `openssl rand -hex 32`) or FORGE_WEBHOOK_SECRET_FILE, or secret_file in the config file; or pass --allow-unauthenticated for local testing only")
+	}
+	if secrets.ReplayWindow > 0 && !o.replayWindowSet {
+		o.replayWindow = secrets.ReplayWindow
 	}
 	if secret == "" {
 		log.Warn("webhooks are NOT authenticated (--allow-unauthenticated): anyone who can reach the address can trigger deploys", "addr", o.addr)
@@ -96,7 +110,7 @@ func runServe(ctx context.Context, dockerCli command.Cli, g *globalOptions, o *s
 		return err
 	}
 	defer led.Close()
-	d, err := newDaemon(ctx, dockerCli, led, secret, o, log)
+	d, err := newDaemon(ctx, dockerCli, led, secrets, o, log)
 	if err != nil {
 		return err
 	}
@@ -123,7 +137,8 @@ type daemon struct {
 	tcp, sock *mux.Router
 }
 
-func newDaemon(ctx context.Context, dockerCli command.Cli, led *ledger.Ledger, secret string, o *serveOptions, log *slog.Logger) (*daemon, error) {
+func newDaemon(ctx context.Context, dockerCli command.Cli, led *ledger.Ledger, secrets webhookSecrets, o *serveOptions, log *slog.Logger) (*daemon, error) {
+	secret := secrets.Default
 	eng, err := engine.New(dockerCli, log)
 	if err != nil {
 		return nil, err
@@ -133,7 +148,7 @@ func newDaemon(ctx context.Context, dockerCli command.Cli, led *ledger.Ledger, s
 	}
 	disp := dispatch.New(dispatch.Config{
 		Engine: eng, Ledger: led, Logger: log, StopGrace: o.shutdownTimeout,
-		Secrets: append(registrySecrets(dockerCli), secret),
+		Secrets: append(registrySecrets(dockerCli), secrets.all()...),
 	})
 	if err := disp.Recover(); err != nil {
 		return nil, err
@@ -141,7 +156,8 @@ func newDaemon(ctx context.Context, dockerCli command.Cli, led *ledger.Ledger, s
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	hooks, err := webhook.New(webhook.Config{
-		Secret: secret, AllowUnauthenticated: o.allowUnauthenticated, MaxBody: o.maxBody,
+		Secret: secret, Secrets: secrets.PerProvider, AllowUnauthenticated: o.allowUnauthenticated, MaxBody: o.maxBody,
+		Replay: led, ReplayWindow: o.replayWindow,
 		Dispatcher: disp, Logger: log, Registerer: reg,
 	})
 	if err != nil {

@@ -157,3 +157,34 @@ func TestDaemonStatusCodes(t *testing.T) {
 		t.Fatalf("docker forge ls with the engine down: err=%v\n%s", err, out)
 	}
 }
+
+// TestReplayRefusedAcrossRestart: a delivery seen once is refused as a
+// duplicate by the next daemon too, since the window lives in the ledger.
+func TestReplayRefusedAcrossRestart(t *testing.T) {
+	e := newEnv(t, "")
+	secret := randomName("e2e-secret-")
+	body := `{"image":"127.0.0.1:5000/nobody/uses-this","tag":"v1","digest":"sha256:` + strings.Repeat("ab", 32) + `"}`
+	header := map[string]string{
+		"X-Forge-Signature-256": "sha256=" + hex.EncodeToString(webhook.Sign([]byte(body), secret)),
+		"X-Forge-Delivery":      randomName("delivery-"),
+	}
+	send := func(d *daemon) (int, string) {
+		resp, b, err := postJSON(t.Context(), "http://"+d.addr+"/hooks/generic", []byte(body), header)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, string(b)
+	}
+	d := e.startDaemon(secret)
+	if code, b := send(d); code != http.StatusOK || strings.Contains(b, "duplicate") || !strings.Contains(b, "no forge-enabled service uses") {
+		t.Fatalf("first delivery: %d %s", code, b)
+	}
+	if code, b := send(d); code != http.StatusOK || !strings.Contains(b, `"ignored": "duplicate delivery"`) {
+		t.Fatalf("replay: %d %s", code, b)
+	}
+	d.stop(t)
+	d = e.startDaemon(secret)
+	if code, b := send(d); code != http.StatusOK || !strings.Contains(b, `"ignored": "duplicate delivery"`) {
+		t.Fatalf("replay after a restart: %d %s", code, b)
+	}
+}

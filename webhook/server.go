@@ -7,6 +7,8 @@ package webhook
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +16,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
@@ -31,11 +34,29 @@ type Dispatcher interface {
 	Submit(ctx context.Context, events []forge.Event) (queued []forge.QueuedDeploy, ignored string, err error)
 }
 
+// ReplayGuard remembers webhook deliveries, so a replayed one is refused;
+// the ledger is the real one, and it survives restarts.
+type ReplayGuard interface {
+	// Claim records key and reports whether it was not seen within window.
+	Claim(key string, now time.Time, window time.Duration) (fresh bool, err error)
+	// Release forgets key, so the sender's retry is not refused.
+	Release(key string) error
+}
+
+// DefaultReplayWindow is how long a delivery id is remembered when
+// Config.ReplayWindow is 0.
+const DefaultReplayWindow = 24 * time.Hour
+
 // Config configures a Server.
 type Config struct {
-	// Secret is the shared webhook secret. Empty is only allowed together
-	// with AllowUnauthenticated.
+	// Secret is the shared webhook secret, the default for every provider.
+	// Empty is only allowed together with AllowUnauthenticated.
 	Secret string
+	// Secrets overrides Secret per provider name.
+	Secrets map[string]string
+	// Replay refuses deliveries seen within ReplayWindow; nil accepts all.
+	Replay       ReplayGuard
+	ReplayWindow time.Duration
 	// AllowUnauthenticated accepts hooks without any auth (local testing).
 	AllowUnauthenticated bool
 	// MaxBody caps a request body in bytes; 0 means DefaultMaxBody.
@@ -94,7 +115,19 @@ func providers() map[string]provider {
 // hooks were asked for explicitly.
 func New(cfg Config) (*Server, error) {
 	if cfg.Secret == "" && !cfg.AllowUnauthenticated {
-		return nil, errors.New("webhook: no secret configured")
+		for name := range providers() {
+			if cfg.Secrets[name] == "" {
+				return nil, fmt.Errorf("webhook: no secret configured for %s (and no default)", name)
+			}
+		}
+	}
+	for name := range cfg.Secrets {
+		if _, ok := providers()[name]; !ok {
+			return nil, fmt.Errorf("webhook: a secret is configured for unknown provider %q", name)
+		}
+	}
+	if cfg.ReplayWindow <= 0 {
+		cfg.ReplayWindow = DefaultReplayWindow
 	}
 	if cfg.Dispatcher == nil {
 		return nil, errors.New("webhook: no dispatcher")
@@ -179,8 +212,8 @@ func (s *Server) hook(w http.ResponseWriter, r *http.Request) (err error) {
 		}
 		return Errorf(http.StatusBadRequest, "read body: %v", err)
 	}
-	if !s.cfg.AllowUnauthenticated || s.cfg.Secret != "" {
-		if err := p.auth(r, body, s.cfg.Secret); err != nil {
+	if secret := s.secret(name); secret != "" || !s.cfg.AllowUnauthenticated {
+		if err := p.auth(r, body, secret); err != nil {
 			s.log.Warn("webhook rejected", "provider", name, "reason", err.Error(), "remote", r.RemoteAddr)
 			return Errorf(http.StatusUnauthorized, "%v", err)
 		}
@@ -189,26 +222,84 @@ func (s *Server) hook(w http.ResponseWriter, r *http.Request) (err error) {
 	if err != nil {
 		return Errorf(http.StatusBadRequest, "malformed %s payload: %v", name, err)
 	}
-	if events == nil {
-		events = []forge.Event{}
-	}
 	if len(events) == 0 {
 		s.log.Debug("webhook ignored", "provider", name, "reason", ignored)
-		return WriteJSON(w, http.StatusOK, answer{Events: events, Ignored: ignored})
+		return WriteJSON(w, http.StatusOK, answer{Events: []forge.Event{}, Ignored: ignored})
 	}
+	key := deliveryKey(name, p, r.Header, body, events)
+	for i := range events {
+		if p.untrusted {
+			events[i].Digest = "" // an unsigned body cannot vouch for a digest
+		}
+		if events[i].Delivery == "" {
+			events[i].Delivery = strings.TrimPrefix(key, name+":")
+		}
+	}
+	if key != "" && s.cfg.Replay != nil {
+		fresh, err := s.cfg.Replay.Claim(key, time.Now(), s.cfg.ReplayWindow)
+		if err != nil {
+			s.log.Error("replay guard", "provider", name, "error", err)
+			return Errorf(http.StatusServiceUnavailable, "events not queued: the ledger is unavailable; retry later")
+		}
+		if !fresh {
+			s.log.Info("webhook duplicate refused", "provider", name, "delivery", events[0].Delivery)
+			return WriteJSON(w, http.StatusOK, answer{Events: []forge.Event{}, Ignored: "duplicate delivery"})
+		}
+	}
+	status, err = s.submit(w, r, name, key, events)
+	return err
+}
+
+// submit hands the events to the dispatcher and answers. A delivery that
+// could not be queued is released, so the sender's retry is accepted.
+func (s *Server) submit(w http.ResponseWriter, r *http.Request, name, key string, events []forge.Event) (int, error) {
 	// The request's context only bounds matching and queueing; the deploys
 	// themselves run on the daemon's context.
 	queued, ignored, err := s.cfg.Dispatcher.Submit(r.Context(), events)
 	if err != nil {
+		if key != "" && s.cfg.Replay != nil {
+			if rerr := s.cfg.Replay.Release(key); rerr != nil {
+				s.log.Error("replay guard", "provider", name, "error", rerr)
+			}
+		}
 		s.log.Error("webhook events not queued", "provider", name, "events", len(events), "error", err)
-		return Errorf(http.StatusServiceUnavailable, "events not queued: the dispatcher cannot reach its compose projects; retry later")
+		return 0, Errorf(http.StatusServiceUnavailable, "events not queued: the dispatcher cannot reach its compose projects; retry later")
 	}
 	for _, e := range events {
-		s.log.Info("webhook event", "provider", name, "image", e.Image(), "digest", e.Digest, "delivery", e.Delivery)
+		s.log.Info("webhook event", "provider", name, "kind", string(e.Kind), "repository", e.Repository,
+			"tag", e.Tag, "ref", e.Ref, "digest", e.Digest, "commit", e.Commit, "delivery", e.Delivery)
 	}
 	if len(queued) == 0 {
-		return WriteJSON(w, http.StatusOK, answer{Events: events, Deploys: []forge.QueuedDeploy{}, Ignored: ignored})
+		return http.StatusOK, WriteJSON(w, http.StatusOK, answer{Events: events, Deploys: []forge.QueuedDeploy{}, Ignored: ignored})
 	}
-	status = http.StatusAccepted
-	return WriteJSON(w, http.StatusAccepted, answer{Events: events, Deploys: queued})
+	return http.StatusAccepted, WriteJSON(w, http.StatusAccepted, answer{Events: events, Deploys: queued})
+}
+
+// secret returns the secret a provider's requests are checked against.
+func (s *Server) secret(provider string) string {
+	if v := s.cfg.Secrets[provider]; v != "" {
+		return v
+	}
+	return s.cfg.Secret
+}
+
+// deliveryKey names a delivery for the replay guard: the provider's delivery
+// header, or a hash of the body where none exists. It is empty when the
+// request cannot be told from a legitimate resend: a generic push without a
+// delivery id or digest means "the tag moved", every time it is sent.
+func deliveryKey(name string, p provider, h http.Header, body []byte, events []forge.Event) string {
+	if p.deliveryHeader != "" {
+		if id := cleanDelivery(h.Get(p.deliveryHeader)); id != "" {
+			return name + ":" + id
+		}
+	}
+	if name == "generic" {
+		for _, e := range events {
+			if e.Digest == "" {
+				return ""
+			}
+		}
+	}
+	sum := sha256.Sum256(body)
+	return name + ":sha256:" + hex.EncodeToString(sum[:16])
 }

@@ -1,0 +1,126 @@
+package cliplugin
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// fileConfig is the optional config file (--config, default
+// <data-dir>/config.yaml):
+//
+//	webhook:
+//	  secret_file: /run/secrets/forge-webhook   # or secret: "…"; the default for every provider
+//	  replay_window: 24h                          # how long a delivery id is refused again
+//	  providers:
+//	    github: {secret_file: /run/secrets/github-hook}
+//	    gitlab: {secret: "…"}
+//
+// FORGE_WEBHOOK_SECRET (or FORGE_WEBHOOK_SECRET_FILE) overrides the default
+// secret. Secrets read from files keep them out of process listings.
+type fileConfig struct {
+	Webhook struct {
+		secretSource `yaml:",inline"`
+		ReplayWindow string                  `yaml:"replay_window"`
+		Providers    map[string]secretSource `yaml:"providers"`
+	} `yaml:"webhook"`
+}
+
+type secretSource struct {
+	Secret     string `yaml:"secret"`
+	SecretFile string `yaml:"secret_file"`
+}
+
+// resolve returns the secret, read from its file when one is named.
+func (s secretSource) resolve(what string) (string, error) {
+	if s.Secret != "" && s.SecretFile != "" {
+		return "", fmt.Errorf("%s: give secret or secret_file, not both", what)
+	}
+	if s.SecretFile == "" {
+		return s.Secret, nil
+	}
+	return readSecretFile(s.SecretFile, what)
+}
+
+func readSecretFile(path, what string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", what, err)
+	}
+	v := strings.TrimSpace(string(b))
+	if v == "" {
+		return "", fmt.Errorf("%s: %s is empty", what, path)
+	}
+	return v, nil
+}
+
+// webhookSecrets is what serve authenticates webhooks with.
+type webhookSecrets struct {
+	Default      string
+	PerProvider  map[string]string
+	ReplayWindow time.Duration
+}
+
+// loadSecrets reads the config file (a missing default file is fine) and the
+// environment.
+func loadSecrets(path string, explicit bool) (webhookSecrets, error) {
+	var out webhookSecrets
+	var cfg fileConfig
+	b, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist) && !explicit:
+	case err != nil:
+		return out, fmt.Errorf("config %s: %w", path, err)
+	default:
+		dec := yaml.NewDecoder(strings.NewReader(string(b)))
+		dec.KnownFields(true)
+		if err := dec.Decode(&cfg); err != nil {
+			return out, fmt.Errorf("config %s: %w", path, err)
+		}
+	}
+	if out.Default, err = cfg.Webhook.resolve("config webhook secret"); err != nil {
+		return out, err
+	}
+	out.PerProvider = map[string]string{}
+	for name, src := range cfg.Webhook.Providers {
+		v, err := src.resolve("config secret for " + name)
+		if err != nil {
+			return out, err
+		}
+		out.PerProvider[name] = v
+	}
+	if w := cfg.Webhook.ReplayWindow; w != "" {
+		if out.ReplayWindow, err = time.ParseDuration(w); err != nil || out.ReplayWindow <= 0 {
+			return out, fmt.Errorf("config %s: replay_window %q is not a positive duration", path, w)
+		}
+	}
+	if v := os.Getenv("FORGE_WEBHOOK_SECRET"); v != "" {
+		out.Default = v
+	} else if f := os.Getenv("FORGE_WEBHOOK_SECRET_FILE"); f != "" {
+		if out.Default, err = readSecretFile(f, "FORGE_WEBHOOK_SECRET_FILE"); err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+// all lists every secret, for scrubbing logs.
+func (w webhookSecrets) all() []string {
+	out := []string{w.Default}
+	for _, v := range w.PerProvider {
+		out = append(out, v)
+	}
+	return out
+}
+
+func (g *globalOptions) configPath(flag string) (string, bool) {
+	if flag != "" {
+		return flag, true
+	}
+	return filepath.Join(g.dataDir, "config.yaml"), false
+}
