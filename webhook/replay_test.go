@@ -49,7 +49,6 @@ func (g *memoryGuard) Release(key string) error {
 	return nil
 }
 
-
 // serveWith builds a Server from cfg, lets adjust change its providers, and
 // serves it.
 func serveWith(t *testing.T, cfg Config, adjust func(*Server)) string {
