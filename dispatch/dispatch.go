@@ -76,6 +76,9 @@ type want struct {
 	digest string
 	// confirm asks the registry to confirm digest before acting.
 	confirm bool
+	// tag moves the service to another tag than its compose file's (semver
+	// and glob policies); empty means the compose file's tag.
+	tag string
 }
 
 // job is one deploy waiting for its project's turn.
@@ -231,7 +234,10 @@ func (d *Dispatcher) Submit(ctx context.Context, events []forge.Event) ([]forge.
 		svcs  map[string]want
 		event forge.Event
 	}
-	var hits []*hit
+	var (
+		hits    []*hit
+		refused []string
+	)
 	byProject := map[string]*hit{}
 	for _, ref := range refs {
 		p, err := d.eng.LoadProject(ctx, ref)
@@ -240,15 +246,18 @@ func (d *Dispatcher) Submit(ctx context.Context, events []forge.Event) ([]forge.
 			d.log.Debug("project load error", "project", ref.Name, "error", d.scrub.String(err.Error()))
 			continue
 		}
+		current := d.currentTags(ref.Name)
 		for _, ev := range events {
-			for _, svc := range Match(p, ev) {
+			matched, why := MatchCurrent(p, ev, current)
+			refused = append(refused, why...)
+			for _, m := range matched {
 				h := byProject[ref.Name]
 				if h == nil {
 					h = &hit{ref: p.Ref, svcs: map[string]want{}}
 					byProject[ref.Name] = h
 					hits = append(hits, h)
 				}
-				h.svcs[svc] = want{digest: ev.Digest, confirm: ev.Digest != ""}
+				h.svcs[m.Service] = want{digest: ev.Digest, confirm: ev.Digest != "", tag: m.Tag}
 				h.event = ev
 			}
 		}
@@ -258,7 +267,11 @@ func (d *Dispatcher) Submit(ctx context.Context, events []forge.Event) ([]forge.
 		for _, ev := range events {
 			imgs = append(imgs, ev.Image())
 		}
-		return nil, "no forge-enabled service uses " + strings.Join(imgs, ", "), nil
+		why := "no forge-enabled service uses " + strings.Join(imgs, ", ")
+		if len(refused) > 0 {
+			why += "; refused by policy: " + strings.Join(refused, "; ")
+		}
+		return nil, why, nil
 	}
 	var queued []forge.QueuedDeploy
 	for _, h := range hits {
@@ -269,6 +282,28 @@ func (d *Dispatcher) Submit(ctx context.Context, events []forge.Event) ([]forge.
 		queued = append(queued, q)
 	}
 	return queued, "", nil
+}
+
+// currentTags returns, per service of a project, the tag its last successful
+// deploy ran, so a semver policy compares with what runs, not with the
+// compose file.
+func (d *Dispatcher) currentTags(project string) func(string) string {
+	hist, err := d.led.History(project, 0)
+	if err != nil {
+		return nil
+	}
+	return func(service string) string {
+		for _, h := range hist {
+			if h.Status != forge.StatusSucceeded {
+				continue
+			}
+			if s, ok := h.Service(service); ok && s.Image != "" {
+				_, tag, _ := imageTag(s.Image)
+				return tag
+			}
+		}
+		return ""
+	}
 }
 
 // knownProjects is every project with containers, plus those forge deployed
@@ -294,27 +329,54 @@ func (d *Dispatcher) knownProjects(ctx context.Context) ([]forge.ProjectRef, err
 	return refs, nil
 }
 
-// Match returns the forge-enabled services of p that an image event concerns:
-// those whose image, normalized, has the event's repository and tag, under
-// the digest policy.
+// Match returns the forge-enabled services of p that an image event
+// concerns, each service judged by its update policy against the tag in its
+// compose file. MatchCurrent does the same against the tags services run now.
 func Match(p forge.Project, ev forge.Event) []string {
-	if ev.Kind != forge.KindImage {
-		return nil
+	hits, _ := MatchCurrent(p, ev, nil)
+	out := make([]string, 0, len(hits))
+	for _, h := range hits {
+		out = append(out, h.Service)
 	}
-	var out []string
+	return out
+}
+
+// MatchCurrent returns the hits of an image event in p, and for services
+// that use the pushed repository but whose policy refused the push, why.
+// current, when not nil, gives the tag a service runs now (its last deploy
+// may have moved it past its compose file's tag); "" means the compose tag.
+func MatchCurrent(p forge.Project, ev forge.Event, current func(service string) string) ([]Hit, []string) {
+	if ev.Kind != forge.KindImage {
+		return nil, nil
+	}
+	var (
+		hits    []Hit
+		refused []string
+	)
 	for _, s := range p.Services {
-		if !s.Enabled() || s.Policy() != forge.PolicyDigest {
+		if !s.Enabled() {
 			continue
 		}
 		name, tag, err := imageTag(s.Image)
 		if err != nil || tag == "" || pinnedByDigest(s.Image) {
 			continue // a digest written in the compose file is the user's pin
 		}
-		if name == ev.Repository && tag == ev.Tag {
-			out = append(out, s.Name)
+		if name != ev.Repository {
+			continue
 		}
+		if current != nil {
+			if t := current(s.Name); t != "" {
+				tag = t
+			}
+		}
+		ok, why := Decide(s.Policy(), tag, ev.Tag)
+		if ok {
+			hits = append(hits, Hit{Service: s.Name, Tag: ev.Tag})
+			continue
+		}
+		refused = append(refused, fmt.Sprintf("%s/%s (%s): %s", p.Ref.Name, s.Name, s.Policy(), why))
 	}
-	return out
+	return hits, refused
 }
 
 // imageTag splits an image reference into its normalized repository and tag

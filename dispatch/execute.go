@@ -92,8 +92,12 @@ func (d *Dispatcher) converge(ctx context.Context, j *job) (string, error) {
 		if !j.explicit && !s.Enabled() {
 			return reasonNotEnabled, fmt.Errorf("service %q: no %s=true label", name, forge.LabelEnable)
 		}
-		sd := forge.ServiceDeploy{Service: name, Image: s.Image, Previous: before[name].Digest}
-		pinned, reason, err := d.pin(ctx, s.Image, w)
+		image := s.Image
+		if w.tag != "" {
+			image = withTag(image, w.tag)
+		}
+		sd := forge.ServiceDeploy{Service: name, Image: image, Previous: before[name].Digest}
+		pinned, reason, err := d.pin(ctx, image, w)
 		if err != nil {
 			dep.Services = append(dep.Services, sd)
 			return reason, fmt.Errorf("service %s: %w", name, err)
@@ -165,6 +169,16 @@ func (d *Dispatcher) pin(ctx context.Context, image string, w want) (string, str
 		return "", d.engineReason(err, reasonResolve), err
 	}
 	return repo + "@" + got, "", nil
+}
+
+// withTag returns image with its tag replaced, as written (no registry host
+// is added).
+func withTag(image, tag string) string {
+	named, err := reference.ParseNormalizedNamed(image)
+	if err != nil {
+		return image
+	}
+	return reference.FamiliarName(named) + ":" + tag
 }
 
 func digestOf(pinned string) string {
