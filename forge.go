@@ -22,7 +22,15 @@ const (
 	LabelPolicy = "forge.policy"
 	// LabelRollback is "auto" or "manual".
 	LabelRollback = "forge.rollback"
+	// LabelPoll schedules a registry check of the service's tag, for
+	// registries that send no (or lose) notifications: a robfig/cron spec
+	// such as "@every 5m" or "*/10 * * * *". Off when unset.
+	LabelPoll = "forge.poll"
 )
+
+// ProviderPoll names events found by polling a registry rather than pushed
+// by a webhook.
+const ProviderPoll = "poll"
 
 // PolicyDigest is the default update policy: the same tag, a new digest.
 const PolicyDigest = "digest"

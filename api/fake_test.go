@@ -23,12 +23,19 @@ type fakeBackend struct {
 	historyErr  error
 	projects    []api.ProjectStatus
 	projectsErr error
+	// gate, when set, holds Deploy and Rollback until it is closed; entered
+	// then receives the context each started with.
+	gate    chan struct{}
+	entered chan context.Context
 
 	// what reached the backend
 	deploys   []dispatch.Request
 	rollbacks []dispatch.RollbackRequest
 	histories []historyCall
 	listed    int
+	// ctxErrs is the state of each deploy's and rollback's context when it
+	// finished.
+	ctxErrs []error
 }
 
 type historyCall struct {
@@ -38,18 +45,31 @@ type historyCall struct {
 
 var _ api.Backend = (*fakeBackend)(nil)
 
-func (f *fakeBackend) Deploy(_ context.Context, req dispatch.Request) (forge.Deploy, error) {
+func (f *fakeBackend) Deploy(ctx context.Context, req dispatch.Request) (forge.Deploy, error) {
+	f.wait(ctx)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.deploys = append(f.deploys, req)
+	f.ctxErrs = append(f.ctxErrs, ctx.Err())
 	return f.deploy, f.deployErr
 }
 
-func (f *fakeBackend) Rollback(_ context.Context, req dispatch.RollbackRequest) (forge.Deploy, error) {
+func (f *fakeBackend) Rollback(ctx context.Context, req dispatch.RollbackRequest) (forge.Deploy, error) {
+	f.wait(ctx)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.rollbacks = append(f.rollbacks, req)
+	f.ctxErrs = append(f.ctxErrs, ctx.Err())
 	return f.rollback, f.rollbackErr
+}
+
+// wait holds a deploy at the gate, like one that takes its time.
+func (f *fakeBackend) wait(ctx context.Context) {
+	if f.gate == nil {
+		return
+	}
+	f.entered <- ctx
+	<-f.gate
 }
 
 func (f *fakeBackend) History(_ context.Context, project string, limit int) ([]forge.Deploy, error) {

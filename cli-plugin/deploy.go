@@ -26,7 +26,7 @@ type deployOptions struct {
 func newDeployCommand(dockerCli command.Cli, g *globalOptions) *cobra.Command {
 	o := &deployOptions{}
 	cmd := &cobra.Command{
-		Use:   "deploy [OPTIONS] PROJECT [SERVICE...]\n  deploy [OPTIONS] -f compose.yaml [-p NAME] [SERVICE...]",
+		Use:   "deploy [OPTIONS] {PROJECT | -f compose.yaml [-p NAME]} [SERVICE...]",
 		Short: "Deploy services now, pinned to their tags' current digests",
 		Long: `Resolve the current registry digest of each service's image tag, pin the
 service to it (repo@sha256:...) and bring it up with compose. Services already

@@ -80,6 +80,12 @@ whether or not it runs.`,
 		newLsCommand(dockerCli, opts),
 		newVersionCommand(dockerCli),
 	)
+	// Usage lines say [OPTIONS], as docker's do; without this, cobra appends
+	// "[flags]" after the arguments when the tree runs standalone (under
+	// docker, plugin.Run does the same).
+	for _, c := range append(root.Commands(), root) {
+		c.DisableFlagsInUseLine = true
+	}
 	return root
 }
 

@@ -24,6 +24,8 @@ import (
 	"github.com/docker-forge/docker-forge/dispatch"
 	"github.com/docker-forge/docker-forge/engine"
 	"github.com/docker-forge/docker-forge/ledger"
+	"github.com/docker-forge/docker-forge/poll"
+	"github.com/docker-forge/docker-forge/registry"
 	"github.com/docker-forge/docker-forge/webhook"
 )
 
@@ -39,6 +41,7 @@ type serveOptions struct {
 	replayWindow         time.Duration
 	replayWindowSet      bool
 	config               string
+	pollRefresh          string
 }
 
 func newServeCommand(dockerCli command.Cli, g *globalOptions) *cobra.Command {
@@ -72,6 +75,7 @@ Endpoints: /healthz, /metrics (Prometheus), /hooks/{provider}, and /api/
 	f.Int64Var(&o.maxBody, "max-body", webhook.DefaultMaxBody, "largest webhook body accepted, in bytes")
 	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a stop waits for a running deploy")
 	f.DurationVar(&o.replayWindow, "replay-window", webhook.DefaultReplayWindow, "how long a webhook delivery id is refused as a duplicate (overrides the config file)")
+	f.StringVar(&o.pollRefresh, "poll-refresh", poll.DefaultRefresh, "how often to re-read which services carry a forge.poll schedule (a cron spec)")
 	f.StringVar(&o.config, "config", "", "config file with per-provider secrets (default <data-dir>/config.yaml, if present)")
 	return cmd
 }
@@ -133,6 +137,7 @@ type daemon struct {
 	log       *slog.Logger
 	eng       *engine.Engine
 	disp      *dispatch.Dispatcher
+	poller    *poll.Poller
 	hooks     *webhook.Server
 	tcp, sock *mux.Router
 }
@@ -164,7 +169,11 @@ func newDaemon(ctx context.Context, dockerCli command.Cli, led *ledger.Ledger, s
 		return nil, err
 	}
 	local := &api.Local{Dispatcher: disp, Ledger: led, Engine: eng}
-	d := &daemon{log: log, eng: eng, disp: disp, hooks: hooks, tcp: mux.NewRouter(), sock: mux.NewRouter()}
+	poller := poll.New(poll.Config{
+		Projects: eng, Dispatcher: disp, Logger: log, Refresh: o.pollRefresh,
+		Registry: &registry.Client{Creds: eng.RegistryCredentials, HTTP: &http.Client{Timeout: 30 * time.Second}},
+	})
+	d := &daemon{log: log, eng: eng, disp: disp, poller: poller, hooks: hooks, tcp: mux.NewRouter(), sock: mux.NewRouter()}
 	hooks.Register(d.tcp)
 	d.tcp.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{})).Methods(http.MethodGet)
 	if secret != "" { // without a secret the API is on the socket only
@@ -197,6 +206,13 @@ func (d *daemon) serve(ctx context.Context, tcpLn, sockLn net.Listener, timeout 
 	// The engine's container events keep project discovery current, so a
 	// webhook's answer need not list containers while a deploy runs.
 	wg.Go(func() { _ = d.eng.Watch(ctx) })
+	// Services labelled forge.poll are checked on their schedule, for
+	// registries whose notifications are lost or never sent.
+	wg.Go(func() {
+		if err := d.poller.Run(ctx); err != nil {
+			d.log.Error("poller stopped", "error", err)
+		}
+	})
 	dispDone := make(chan struct{})
 	go func() {
 		defer close(dispDone)

@@ -257,7 +257,9 @@ func (d *Dispatcher) Submit(ctx context.Context, events []forge.Event) ([]forge.
 					byProject[ref.Name] = h
 					hits = append(hits, h)
 				}
-				h.svcs[m.Service] = want{digest: ev.Digest, confirm: ev.Digest != "", tag: m.Tag}
+				// A polled digest came from the registry itself a moment ago.
+				confirm := ev.Digest != "" && ev.Provider != forge.ProviderPoll
+				h.svcs[m.Service] = want{digest: ev.Digest, confirm: confirm, tag: m.Tag}
 				h.event = ev
 			}
 		}

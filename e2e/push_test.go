@@ -176,3 +176,49 @@ func (e *env) waitFor(project string, ok func([]forge.Deploy) bool) []forge.Depl
 	e.t.Fatalf("history of %s never reached the expected state: %+v", project, h)
 	return nil
 }
+
+// TestPollingFindsAPushWhoseNotificationWasLost: the registry's notifications
+// go nowhere; a service labelled forge.poll is moved to the pushed digest by
+// the daemon's registry check alone.
+func TestPollingFindsAPushWhoseNotificationWasLost(t *testing.T) {
+	regAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	e := newEnv(t, regAddr)
+	secret := randomName("e2e-webhook-secret-")
+	d := e.startDaemon(secret, "--poll-refresh", "@every 1s")
+	startRegistry(t, regAddr, fmt.Sprintf("http://127.0.0.1:%d/lost", freePort(t)), secret)
+
+	project := randomName("forge-e2e-poll-")
+	repo := regAddr + "/" + project + "/app"
+	ref := repo + ":live"
+	e.cleanupProject(project)
+	e.importImage(ref, "v1")
+	d1 := e.push(ref)
+	compose := writeCompose(t, fmt.Sprintf(`services:
+  web:
+    image: %s
+    init: true
+    labels:
+      forge.enable: "true"
+      forge.poll: "@every 1s"
+`, ref))
+	var first forge.Deploy
+	e.forgeJSON(&first, "deploy", "-f", compose, "-p", project)
+	if s, _ := first.Service("web"); first.Status != forge.StatusSucceeded || s.Digest != d1 {
+		t.Fatalf("first deploy = %+v", first)
+	}
+	e.importImage(ref, "v2")
+	d2 := e.push(ref)
+	polled := e.waitFor(project, func(h []forge.Deploy) bool {
+		s, _ := h[0].Service("web")
+		return s.Digest == d2
+	})[0]
+	if polled.Status != forge.StatusSucceeded || polled.Trigger.Provider != forge.ProviderPoll || polled.Reason != forge.ReasonPush {
+		t.Fatalf("polled deploy = %+v, want a succeeded push deploy found by polling", polled)
+	}
+	if web := e.container(project, "web"); web.Version != "v2" || web.Image != repo+"@"+d2 {
+		t.Fatalf("web after the poll = %+v", web)
+	}
+	if !strings.Contains(d.Log(), "poll: tag moved") {
+		t.Fatalf("the daemon log does not say the poll found the push:\n%s", d.Log())
+	}
+}

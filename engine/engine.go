@@ -327,3 +327,21 @@ func (p progressLog) On(events ...api.Resource) {
 func (p progressLog) Done(op string, ok bool) {
 	p.log.Debug("compose done", "operation", op, "success", ok)
 }
+
+// RegistryCredentials returns the user's credentials for a registry host from
+// the Docker config, credential helpers included; empty when there are none.
+func (e *Engine) RegistryCredentials(host string) (string, string) {
+	key := host
+	if host == "docker.io" {
+		key = "https://index.docker.io/v1/"
+	}
+	ac, err := e.cli.ConfigFile().GetAuthConfig(key)
+	if err != nil {
+		e.log.Debug("registry credentials unavailable", "host", host, "error", err)
+		return "", ""
+	}
+	if ac.IdentityToken != "" {
+		return "<token>", ac.IdentityToken
+	}
+	return ac.Username, ac.Password
+}
