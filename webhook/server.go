@@ -87,6 +87,9 @@ type provider struct {
 	// deliveryHeader names the header carrying the provider's delivery id;
 	// without one, a hash of the body stands in.
 	deliveryHeader string
+	// stampedBody marks bodies that differ for every push (Docker Hub's
+	// pushed_at), so their hash names the delivery even without a digest.
+	stampedBody bool
 }
 
 // providers returns every provider this listener understands, by the name
@@ -95,7 +98,7 @@ func providers() map[string]provider {
 	return map[string]provider{
 		// Registry pushes.
 		"distribution": {auth: tokenAuth, parse: parseDistribution},
-		"dockerhub":    {auth: queryTokenAuth, parse: parseDockerHub, untrusted: true},
+		"dockerhub":    {auth: queryTokenAuth, parse: parseDockerHub, untrusted: true, stampedBody: true},
 		"ghcr":         {auth: hmacAuth("X-Hub-Signature-256", "sha256="), parse: parseGHCR, deliveryHeader: "X-GitHub-Delivery"},
 		"harbor":       {auth: tokenAuth, parse: parseHarbor},
 		"quay":         {auth: queryTokenAuth, parse: parseQuay, untrusted: true},
@@ -227,12 +230,16 @@ func (s *Server) hook(w http.ResponseWriter, r *http.Request) (err error) {
 		return WriteJSON(w, http.StatusOK, answer{Events: []forge.Event{}, Ignored: ignored})
 	}
 	key := deliveryKey(name, p, r.Header, body, events)
+	id := strings.TrimPrefix(key, name+":")
+	if id == "" {
+		id = bodyHash(body) // names the delivery in the ledger, guards nothing
+	}
 	for i := range events {
 		if p.untrusted {
 			events[i].Digest = "" // an unsigned body cannot vouch for a digest
 		}
 		if events[i].Delivery == "" {
-			events[i].Delivery = strings.TrimPrefix(key, name+":")
+			events[i].Delivery = id
 		}
 	}
 	if key != "" && s.cfg.Replay != nil {
@@ -284,22 +291,31 @@ func (s *Server) secret(provider string) string {
 }
 
 // deliveryKey names a delivery for the replay guard: the provider's delivery
-// header, or a hash of the body where none exists. It is empty when the
-// request cannot be told from a legitimate resend: a generic push without a
-// delivery id or digest means "the tag moved", every time it is sent.
+// header, or a hash of the body where none exists. It is empty when a resend
+// cannot be told from a new push of the same tag: a body with neither a
+// delivery id nor a digest (a generic push without X-Forge-Delivery, a Quay
+// notification) means "the tag moved" each time it is sent. Such a replay is
+// harmless: forge asks the registry for the digest, and a service already
+// running it is not recreated.
 func deliveryKey(name string, p provider, h http.Header, body []byte, events []forge.Event) string {
 	if p.deliveryHeader != "" {
 		if id := cleanDelivery(h.Get(p.deliveryHeader)); id != "" {
 			return name + ":" + id
 		}
 	}
-	if name == "generic" {
-		for _, e := range events {
-			if e.Digest == "" {
-				return ""
-			}
+	distinct := false
+	for _, e := range events {
+		if (e.Digest != "" && !p.untrusted) || (e.Delivery != "" && name != "generic") {
+			distinct = true
 		}
 	}
+	if !distinct && !p.stampedBody {
+		return ""
+	}
+	return name + ":" + bodyHash(body)
+}
+
+func bodyHash(body []byte) string {
 	sum := sha256.Sum256(body)
-	return name + ":sha256:" + hex.EncodeToString(sum[:16])
+	return "sha256:" + hex.EncodeToString(sum[:16])
 }
