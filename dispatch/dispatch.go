@@ -265,9 +265,16 @@ func (d *Dispatcher) Submit(ctx context.Context, events []forge.Event) ([]forge.
 		}
 	}
 	if len(hits) == 0 {
-		var imgs []string
+		var imgs, repos []string
 		for _, ev := range events {
+			if ev.Kind == forge.KindGit {
+				repos = append(repos, ev.Repository+" "+ev.Ref)
+				continue
+			}
 			imgs = append(imgs, ev.Image())
+		}
+		if len(imgs) == 0 {
+			return nil, "no compose project follows the git repository " + strings.Join(repos, ", "), nil
 		}
 		why := "no forge-enabled service uses " + strings.Join(imgs, ", ")
 		if len(refused) > 0 {

@@ -1,13 +1,13 @@
 package webhook
 
 import (
-	"errors"
 	"net/http"
 
 	"github.com/docker-forge/docker-forge"
 )
 
-// parseForgejo is not written yet.
-func parseForgejo(_ http.Header, _ []byte) ([]forge.Event, string, error) {
-	return nil, "", errors.New("forgejo: provider not implemented yet")
+// parseForgejo turns a Forgejo push event into one git event. Forgejo sends
+// Gitea's payload; its own X-Forgejo-Event header names the event.
+func parseForgejo(h http.Header, body []byte) ([]forge.Event, string, error) {
+	return parseGiteaFamily("forgejo", "X-Forgejo-Event", h, body)
 }

@@ -1,13 +1,13 @@
 package webhook
 
 import (
-	"errors"
 	"net/http"
 
 	"github.com/docker-forge/docker-forge"
 )
 
-// parseGogs is not written yet.
-func parseGogs(_ http.Header, _ []byte) ([]forge.Event, string, error) {
-	return nil, "", errors.New("gogs: provider not implemented yet")
+// parseGogs turns a Gogs push event into one git event. Gitea forked from
+// Gogs and kept its payload; X-Gogs-Event names the event.
+func parseGogs(h http.Header, body []byte) ([]forge.Event, string, error) {
+	return parseGiteaFamily("gogs", "X-Gogs-Event", h, body)
 }
