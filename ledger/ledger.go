@@ -51,8 +51,9 @@ type Options struct {
 
 // Ledger is the bbolt-backed deploy store. It is safe for concurrent use.
 type Ledger struct {
-	db   *bolt.DB
-	keep int
+	db     *bolt.DB
+	keep   int
+	claims claims
 }
 
 type deployRecord struct {
@@ -99,8 +100,12 @@ func Open(path string, opts Options) (*Ledger, error) {
 	return &Ledger{db: db, keep: opts.Keep}, nil
 }
 
-// Close releases the file.
-func (l *Ledger) Close() error { return l.db.Close() }
+// Close waits for the delivery claims still being written, then releases
+// the file.
+func (l *Ledger) Close() error {
+	l.claims.writes.Wait()
+	return l.db.Close()
+}
 
 func itob(id uint64) []byte {
 	b := make([]byte, 8)

@@ -39,7 +39,7 @@ type bitbucketPush struct {
 // other event, Bitbucket Data Center's repo:refs_changed included, is
 // ignored.
 func parseBitbucket(h http.Header, body []byte) ([]forge.Event, string, error) {
-	event, payload, err := gitDelivery(h, body, "X-Event-Key")
+	event, payload, err := gitDelivery(h, body, "X-Event-Key", "repo:push")
 	if err != nil {
 		return nil, "", err
 	}

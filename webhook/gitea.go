@@ -32,7 +32,7 @@ func parseGitea(h http.Header, body []byte) ([]forge.Event, string, error) {
 // type is in eventHeader. Their create and delete events, which arrive
 // beside the push with a short ref, and every other event are ignored.
 func parseGiteaFamily(provider, eventHeader string, h http.Header, body []byte) ([]forge.Event, string, error) {
-	event, payload, err := gitDelivery(h, body, eventHeader)
+	event, payload, err := gitDelivery(h, body, eventHeader, "push")
 	if err != nil {
 		return nil, "", err
 	}

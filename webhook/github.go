@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -32,7 +33,7 @@ type githubPush struct {
 // parseGitHub turns a GitHub push event into one git event. Pings, deleted
 // refs and every other event type are ignored.
 func parseGitHub(h http.Header, body []byte) ([]forge.Event, string, error) {
-	event, payload, err := gitDelivery(h, body, "X-GitHub-Event")
+	event, payload, err := gitDelivery(h, body, "X-GitHub-Event", "push")
 	if err != nil {
 		return nil, "", err
 	}
@@ -61,7 +62,11 @@ func parseGitHub(h http.Header, body []byte) ([]forge.Event, string, error) {
 // a delivery, sent either as the body itself or, with the content type
 // application/x-www-form-urlencoded (GitHub's default), as its "payload" field.
 // A form body without that field is taken as JSON: curl -d labels JSON so.
-func gitDelivery(h http.Header, body []byte, header string) (event string, payload []byte, err error) {
+//
+// decoded names the event types the caller decodes in full (and so checks);
+// the payload of any other type is checked here, so a malformed body is a 400
+// even when its event is ignored.
+func gitDelivery(h http.Header, body []byte, header string, decoded ...string) (event string, payload []byte, err error) {
 	event = strings.TrimSpace(h.Get(header))
 	if event == "" {
 		return "", nil, fmt.Errorf("missing %s header", header)
@@ -72,10 +77,13 @@ func gitDelivery(h http.Header, body []byte, header string) (event string, paylo
 			payload = []byte(form.Get("payload"))
 		}
 	}
-	// Unmarshal checks the whole payload before it decodes, so the syntax
-	// error says where the JSON breaks even for events that are ignored.
-	if err := json.Unmarshal(payload, new(json.RawMessage)); err != nil {
-		return "", nil, fmt.Errorf("decode: %w", err)
+	if !slices.Contains(decoded, event) {
+		// Unmarshal checks the whole payload before it decodes, so the
+		// syntax error says where the JSON breaks.
+		var v struct{}
+		if err := json.Unmarshal(payload, &v); err != nil {
+			return "", nil, fmt.Errorf("decode: %w", err)
+		}
 	}
 	return event, payload, nil
 }

@@ -28,7 +28,7 @@ type gitlabPush struct {
 // group or system hook, into one git event. Deleted refs and every other
 // hook are ignored.
 func parseGitLab(h http.Header, body []byte) ([]forge.Event, string, error) {
-	event, payload, err := gitDelivery(h, body, "X-Gitlab-Event")
+	event, payload, err := gitDelivery(h, body, "X-Gitlab-Event", "Push Hook", "Tag Push Hook", "System Hook")
 	if err != nil {
 		return nil, "", err
 	}

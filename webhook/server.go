@@ -6,6 +6,7 @@
 package webhook
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -208,7 +209,7 @@ func (s *Server) hook(w http.ResponseWriter, r *http.Request) (err error) {
 	if !ok {
 		return Errorf(http.StatusNotFound, "unknown provider %q (supported: %s)", name, strings.Join(s.Providers(), ", "))
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBody))
+	body, err := readBody(w, r, s.cfg.MaxBody)
 	if err != nil {
 		if _, tooBig := errors.AsType[*http.MaxBytesError](err); tooBig {
 			return Errorf(http.StatusRequestEntityTooLarge, "body over the limit of %d bytes", s.cfg.MaxBody)
@@ -280,6 +281,18 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request, name, key string
 		return http.StatusOK, WriteJSON(w, http.StatusOK, answer{Events: events, Deploys: []forge.QueuedDeploy{}, Ignored: ignored})
 	}
 	return http.StatusAccepted, WriteJSON(w, http.StatusAccepted, answer{Events: events, Deploys: queued})
+}
+
+// readBody reads at most limit bytes of the request body, in one allocation
+// when the sender said how long it is.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	rd := http.MaxBytesReader(w, r.Body, limit)
+	if n := r.ContentLength; n >= 0 && n <= limit {
+		buf := bytes.NewBuffer(make([]byte, 0, n+1))
+		_, err := buf.ReadFrom(rd)
+		return buf.Bytes(), err
+	}
+	return io.ReadAll(rd)
 }
 
 // secret returns the secret a provider's requests are checked against.
