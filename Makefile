@@ -32,7 +32,7 @@ test-e2e: services
 	FORGE_E2E=1 $(GO) test -count=1 -v ./e2e
 
 bench: services ## benchmarks: webhook ingest, deploy overhead and ack latency against the real engine
-	$(GO) test -run '^$$' -bench . -benchtime 20x ./webhook ./ledger
+	$(GO) test -run '^$$' -bench . -benchtime 5x ./webhook ./ledger
 	FORGE_E2E=1 $(GO) test -run '^$$' -bench . -benchtime 10x -timeout 20m ./e2e
 
 lint: ## gofmt, go vet, and the import-direction rules
@@ -40,9 +40,10 @@ lint: ## gofmt, go vet, and the import-direction rules
 	$(GO) vet ./...
 	$(GO) test -count=1 -run TestImportDirections .
 
-fuzz: ## a short fuzzing pass over every network parser
-	$(GO) test -run '^$$' -fuzz FuzzParseDistribution -fuzztime 30s ./webhook
-	$(GO) test -run '^$$' -fuzz FuzzParseGeneric -fuzztime 30s ./webhook
+FUZZTIME ?= 20s
+fuzz: ## a short fuzzing pass over every network parser and the signature check
+	for f in $$($(GO) test -list 'Fuzz.*' ./webhook | grep ^Fuzz); do \
+		$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) ./webhook || exit 1; done
 
 clean:
 	rm -rf bin
