@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"context"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/docker-forge/docker-forge"
 	"github.com/docker-forge/docker-forge/ledger"
 )
 
@@ -128,4 +130,12 @@ func BenchmarkGitHubIngest(b *testing.B) {
 	b.ReportMetric(forgeRPS/bareRPS, "forge/bare")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms@half")
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms@half")
+}
+
+// queueOnly is a dispatcher that accepts every event at once, so the
+// benchmark measures the listener itself.
+type queueOnly struct{}
+
+func (queueOnly) Submit(_ context.Context, events []forge.Event) ([]forge.QueuedDeploy, string, error) {
+	return []forge.QueuedDeploy{{ID: 1, Project: "shop", Services: []string{"web"}, Status: forge.StatusQueued}}, "", nil
 }
