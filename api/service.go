@@ -89,15 +89,7 @@ func (l *Local) Projects(ctx context.Context) ([]ProjectStatus, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list projects: %w", err)
 	}
-	seen := map[string]bool{}
-	for _, r := range refs {
-		seen[r.Name] = true
-	}
-	for _, r := range saved {
-		if !seen[r.Name] {
-			refs = append(refs, r)
-		}
-	}
+	refs = dispatch.MergeProjects(refs, saved)
 	out := []ProjectStatus{}
 	for _, ref := range refs {
 		st := ProjectStatus{Name: ref.Name, WorkingDir: ref.WorkingDir, Services: []ServiceStatus{}}

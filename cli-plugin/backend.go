@@ -43,6 +43,15 @@ func backend(ctx context.Context, dockerCli command.Cli, opts *globalOptions, lo
 	return &api.Local{Dispatcher: d, Ledger: led, Engine: eng}, func() { _ = led.Close() }, nil
 }
 
+// open returns the command's logger and backend; done releases the backend.
+func (g *globalOptions) open(ctx context.Context, dockerCli command.Cli) (b api.Backend, done func(), err error) {
+	log, err := g.logger(dockerCli.Err())
+	if err != nil {
+		return nil, nil, err
+	}
+	return backend(ctx, dockerCli, g, log)
+}
+
 // registrySecrets are the credentials in the user's Docker config, scrubbed
 // from any error detail that reaches a log.
 func registrySecrets(dockerCli command.Cli) []string {

@@ -52,11 +52,7 @@ project that is not running yet with -f (and -p), as with docker compose.`,
 				}
 				ref.Name, args = args[0], args[1:]
 			}
-			log, err := g.logger(dockerCli.Err())
-			if err != nil {
-				return err
-			}
-			b, done, err := backend(cmd.Context(), dockerCli, g, log)
+			b, done, err := g.open(cmd.Context(), dockerCli)
 			if err != nil {
 				return err
 			}

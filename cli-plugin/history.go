@@ -27,11 +27,7 @@ triggered it, each service's digest before and after, and how it ended.
 The ID is what "docker forge rollback --to" takes.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			log, err := g.logger(dockerCli.Err())
-			if err != nil {
-				return err
-			}
-			b, done, err := backend(cmd.Context(), dockerCli, g, log)
+			b, done, err := g.open(cmd.Context(), dockerCli)
 			if err != nil {
 				return err
 			}

@@ -19,11 +19,7 @@ func newLsCommand(dockerCli command.Cli, g *globalOptions) *cobra.Command {
 		Short:   "List projects, their forge-enabled services, the digest each runs, and the last deploy",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			log, err := g.logger(dockerCli.Err())
-			if err != nil {
-				return err
-			}
-			b, done, err := backend(cmd.Context(), dockerCli, g, log)
+			b, done, err := g.open(cmd.Context(), dockerCli)
 			if err != nil {
 				return err
 			}

@@ -25,11 +25,7 @@ as a new deploy with reason "rollback".`,
   docker forge rollback shop --to 12 web`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			log, err := g.logger(dockerCli.Err())
-			if err != nil {
-				return err
-			}
-			b, done, err := backend(cmd.Context(), dockerCli, g, log)
+			b, done, err := g.open(cmd.Context(), dockerCli)
 			if err != nil {
 				return err
 			}

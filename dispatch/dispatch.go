@@ -225,7 +225,7 @@ func (d *Dispatcher) projectLock(project string) *sync.Mutex {
 // project and queues a deploy per project. A project whose deploy is still
 // queued takes the new pushes into that deploy (newest wins per service).
 func (d *Dispatcher) Submit(ctx context.Context, events []forge.Event) ([]forge.QueuedDeploy, string, error) {
-	refs, err := d.knownProjects(ctx)
+	refs, err := d.KnownProjects(ctx)
 	if err != nil {
 		return nil, "", err
 	}
@@ -315,9 +315,9 @@ func (d *Dispatcher) currentTags(project string) func(string) string {
 	}
 }
 
-// knownProjects is every project with containers, plus those forge deployed
+// KnownProjects is every project with containers, plus those forge deployed
 // before (their containers may be down).
-func (d *Dispatcher) knownProjects(ctx context.Context) ([]forge.ProjectRef, error) {
+func (d *Dispatcher) KnownProjects(ctx context.Context) ([]forge.ProjectRef, error) {
 	refs, err := d.eng.Projects(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("discover projects: %w", err)
@@ -326,16 +326,22 @@ func (d *Dispatcher) knownProjects(ctx context.Context) ([]forge.ProjectRef, err
 	if err != nil {
 		return nil, fmt.Errorf("discover projects: %w", err)
 	}
+	return MergeProjects(refs, saved), nil
+}
+
+// MergeProjects adds to running the saved projects it lacks: a running
+// project's reference, read from its containers, wins.
+func MergeProjects(running, saved []forge.ProjectRef) []forge.ProjectRef {
 	seen := map[string]bool{}
-	for _, r := range refs {
+	for _, r := range running {
 		seen[r.Name] = true
 	}
 	for _, r := range saved {
 		if !seen[r.Name] {
-			refs = append(refs, r)
+			running = append(running, r)
 		}
 	}
-	return refs, nil
+	return running
 }
 
 // Match returns the forge-enabled services of p that an image event

@@ -193,7 +193,7 @@ func (d *Dispatcher) locate(ctx context.Context, ref forge.ProjectRef) (forge.Pr
 	if ref.Name == "" {
 		return ref, errors.New("no project named")
 	}
-	refs, err := d.knownProjects(ctx)
+	refs, err := d.KnownProjects(ctx)
 	if err != nil {
 		return ref, fmt.Errorf("find project %s: %w", ref.Name, err)
 	}
