@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"io"
@@ -40,15 +41,25 @@ type DeployAnswer struct {
 }
 
 // Register adds the API routes to r. When token is not empty every request
-// must carry "Authorization: Bearer <token>" (the TCP listener); the unix
-// socket passes an empty token.
-func Register(r *mux.Router, b Backend, token string, log *slog.Logger) {
-	h := &handlers{b: b, log: log}
+// must carry "Authorization: Bearer <token>" (the TCP listener, with the API
+// token, never the webhook secret that registries hold); the unix socket
+// passes an empty token.
+//
+// Deploys and rollbacks run on detach's context: one that the caller going
+// away does not end, but the daemon's shutdown does (see WithDetach).
+func Register(r *mux.Router, b Backend, token string, log *slog.Logger, opts ...Option) {
+	h := &handlers{b: b, log: log, detach: func(ctx context.Context) (context.Context, context.CancelFunc) {
+		return context.WithCancel(context.WithoutCancel(ctx))
+	}}
+	for _, o := range opts {
+		o(h)
+	}
 	sub := r.PathPrefix("/api/").Subrouter()
 	if token != "" {
 		sub.Use(func(next http.Handler) http.Handler {
 			return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-				if req.Header.Get("Authorization") != "Bearer "+token {
+				got := []byte(req.Header.Get("Authorization"))
+				if subtle.ConstantTimeCompare(got, []byte("Bearer "+token)) != 1 {
 					webhook.Handler(func(http.ResponseWriter, *http.Request) error {
 						return webhook.Errorf(http.StatusUnauthorized, "missing or bad bearer token")
 					}).ServeHTTP(w, req)
@@ -65,8 +76,18 @@ func Register(r *mux.Router, b Backend, token string, log *slog.Logger) {
 }
 
 type handlers struct {
-	b   Backend
-	log *slog.Logger
+	b      Backend
+	log    *slog.Logger
+	detach func(context.Context) (context.Context, context.CancelFunc)
+}
+
+// Option tunes Register.
+type Option func(*handlers)
+
+// WithDetach sets how a deploy's context is made from its request's: the
+// daemon passes one that outlives the request and ends with its shutdown.
+func WithDetach(detach func(context.Context) (context.Context, context.CancelFunc)) Option {
+	return func(h *handlers) { h.detach = detach }
 }
 
 func (h *handlers) projects(w http.ResponseWriter, r *http.Request) error {
@@ -112,7 +133,9 @@ func (h *handlers) deploy(w http.ResponseWriter, r *http.Request) error {
 	}
 	// A deploy runs to its end even if the CLI that asked goes away: it is
 	// bounded by the daemon's shutdown, not by the request.
-	d, err := h.b.Deploy(context.WithoutCancel(r.Context()), req)
+	ctx, cancel := h.detach(r.Context())
+	defer cancel()
+	d, err := h.b.Deploy(ctx, req)
 	return h.deployAnswer(w, d, err)
 }
 
@@ -121,7 +144,9 @@ func (h *handlers) rollback(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &body); err != nil {
 		return err
 	}
-	d, err := h.b.Rollback(context.WithoutCancel(r.Context()), dispatch.RollbackRequest{
+	ctx, cancel := h.detach(r.Context())
+	defer cancel()
+	d, err := h.b.Rollback(ctx, dispatch.RollbackRequest{
 		Project: mux.Vars(r)["name"], To: body.To, Services: body.Services, User: body.User,
 	})
 	return h.deployAnswer(w, d, err)

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/docker-forge/docker-forge/webhook"
 )
 
 // fileConfig is the optional config file (--config, default
@@ -107,6 +109,16 @@ func loadSecrets(path string, explicit bool) (webhookSecrets, error) {
 		}
 	}
 	return out, nil
+}
+
+// coversAll reports whether every provider has a secret of its own.
+func (w webhookSecrets) coversAll() bool {
+	for _, name := range webhook.ProviderNames() {
+		if w.PerProvider[name] == "" {
+			return false
+		}
+	}
+	return true
 }
 
 // all lists every secret, for scrubbing logs.

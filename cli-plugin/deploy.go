@@ -50,6 +50,9 @@ project that is not running yet with -f (and -p), as with docker compose.`,
 				if o.project != "" {
 					return errors.New("-p names a project for -f; without -f give the project as the first argument")
 				}
+				if len(o.envFiles) > 0 || len(o.profiles) > 0 {
+					return errors.New("--env-file and --profile go with -f; a running project is deployed as its containers were created")
+				}
 				ref.Name, args = args[0], args[1:]
 			}
 			b, done, err := g.open(cmd.Context(), dockerCli)

@@ -58,8 +58,9 @@ over the socket in --data-dir while it runs.
 The webhook secret comes from FORGE_WEBHOOK_SECRET; serve refuses to start
 without one unless --allow-unauthenticated is given (local testing only).
 
-Endpoints: /healthz, /metrics (Prometheus), /hooks/{provider}, and /api/
-(which on --addr requires "Authorization: Bearer <secret>").`,
+Endpoints: /healthz, /metrics (Prometheus), /hooks/{provider}; the JSON API
+/api/ is on the socket, and on --addr only when FORGE_API_TOKEN is set
+(then with "Authorization: Bearer $FORGE_API_TOKEN").`,
 		Example: `  FORGE_WEBHOOK_SECRET=$(openssl rand -hex 32) docker forge serve
   docker-forge serve --addr 0.0.0.0:9470 --data-dir /var/lib/docker-forge`,
 		Args: cobra.NoArgs,
@@ -94,7 +95,7 @@ func runServe(ctx context.Context, dockerCli command.Cli, g *globalOptions, o *s
 		return err
 	}
 	secret := secrets.Default
-	if secret == "" && !o.allowUnauthenticated {
+	if secret == "" && !o.allowUnauthenticated && !secrets.coversAll() {
 		return errors.New("no webhook secret: set FORGE_WEBHOOK_SECRET (for example to the output of `openssl rand -hex 32`) or FORGE_WEBHOOK_SECRET_FILE, or secret_file in the config file; or pass --allow-unauthenticated for local testing only")
 	}
 	if secrets.ReplayWindow > 0 && !o.replayWindowSet {
@@ -134,12 +135,15 @@ func runServe(ctx context.Context, dockerCli command.Cli, g *globalOptions, o *s
 
 // daemon is serve's wiring: engine, dispatcher and the two HTTP routers.
 type daemon struct {
-	log       *slog.Logger
-	eng       *engine.Engine
-	disp      *dispatch.Dispatcher
-	poller    *poll.Poller
-	hooks     *webhook.Server
-	tcp, sock *mux.Router
+	// cancelWork ends the deploys the API runs; serve calls it once the
+	// shutdown grace is over.
+	cancelWork context.CancelFunc
+	log        *slog.Logger
+	eng        *engine.Engine
+	disp       *dispatch.Dispatcher
+	poller     *poll.Poller
+	hooks      *webhook.Server
+	tcp, sock  *mux.Router
 }
 
 func newDaemon(ctx context.Context, dockerCli command.Cli, led *ledger.Ledger, secrets webhookSecrets, o *serveOptions, log *slog.Logger) (*daemon, error) {
@@ -176,11 +180,21 @@ func newDaemon(ctx context.Context, dockerCli command.Cli, led *ledger.Ledger, s
 	d := &daemon{log: log, eng: eng, disp: disp, poller: poller, hooks: hooks, tcp: mux.NewRouter(), sock: mux.NewRouter()}
 	hooks.Register(d.tcp)
 	d.tcp.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{})).Methods(http.MethodGet)
-	if secret != "" { // without a secret the API is on the socket only
-		api.Register(d.tcp, local, secret, log)
+	// The API can deploy anything: on the TCP address only with its own
+	// token (registries and forges hold the webhook secret); otherwise on
+	// the socket alone.
+	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	d.cancelWork = cancelWork
+	detach := api.WithDetach(func(req context.Context) (context.Context, context.CancelFunc) {
+		c, cancel := context.WithCancel(context.WithoutCancel(req))
+		unhook := context.AfterFunc(work, cancel)
+		return c, func() { unhook(); cancel() }
+	})
+	if tok := os.Getenv("FORGE_API_TOKEN"); tok != "" {
+		api.Register(d.tcp, local, tok, log, detach)
 	}
 	hooks.Register(d.sock)
-	api.Register(d.sock, local, "", log)
+	api.Register(d.sock, local, "", log, detach)
 	return d, nil
 }
 
@@ -191,8 +205,8 @@ func (d *daemon) serve(ctx context.Context, tcpLn, sockLn net.Listener, timeout 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	servers := []*http.Server{
-		{Handler: d.tcp, ReadHeaderTimeout: 10 * time.Second},
-		{Handler: d.sock, ReadHeaderTimeout: 10 * time.Second},
+		{Handler: d.tcp, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute},
+		{Handler: d.sock, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute},
 	}
 	var wg sync.WaitGroup
 	errc := make(chan error, len(servers))
@@ -227,7 +241,11 @@ func (d *daemon) serve(ctx context.Context, tcpLn, sockLn net.Listener, timeout 
 		d.log.Error("listener failed", "error", runErr)
 	}
 	stop() // on a listener failure, stop the dispatcher too
-	shutdown(ctx, servers, timeout, d.log)
+	// API deploys in flight get the same grace as queued ones, then end.
+	grace := time.AfterFunc(timeout, d.cancelWork)
+	defer grace.Stop()
+	shutdown(ctx, servers, timeout+10*time.Second, d.log)
+	d.cancelWork()
 	wg.Wait()
 	<-dispDone
 	return runErr

@@ -225,9 +225,11 @@ func (d *Dispatcher) projectLock(project string) *sync.Mutex {
 // project and queues a deploy per project. A project whose deploy is still
 // queued takes the new pushes into that deploy (newest wins per service).
 func (d *Dispatcher) Submit(ctx context.Context, events []forge.Event) ([]forge.QueuedDeploy, string, error) {
-	refs, err := d.KnownProjects(ctx)
+	// Only projects with containers: a push must not bring back a project
+	// the user took down.
+	refs, err := d.eng.Projects(ctx)
 	if err != nil {
-		return nil, "", err
+		return nil, "", fmt.Errorf("discover projects: %w", err)
 	}
 	type hit struct {
 		ref   forge.ProjectRef
@@ -379,8 +381,10 @@ func MatchCurrent(p forge.Project, ev forge.Event, current func(service string) 
 		if name != ev.Repository {
 			continue
 		}
-		if current != nil {
-			if t := current(s.Name); t != "" {
+		if current != nil && strings.HasPrefix(s.Policy(), "semver:") {
+			// A semver service may run a newer version than its compose
+			// file names; the digest and glob policies follow the file.
+			if t := current(s.Name); t != "" && newerVersion(t, tag) {
 				tag = t
 			}
 		}

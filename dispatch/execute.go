@@ -112,9 +112,15 @@ func (d *Dispatcher) converge(ctx context.Context, j *job) (string, error) {
 	}
 
 	if len(pins) > 0 {
-		// A project with no container at all is brought up whole the first time.
-		whole := len(before) == 0
+		// A project with no container at all is brought up whole by a
+		// manual deploy; a push or a rollback touches only its services.
+		whole := len(before) == 0 && dep.Reason == forge.ReasonManual
 		if err := d.eng.Up(ctx, j.ref, pins, whole); err != nil {
+			// Compose may have recreated some services before it failed:
+			// what runs now is recorded all the same.
+			if after, rerr := d.eng.Running(ctx, dep.Project); rerr == nil {
+				recordPostState(dep, before, after)
+			}
 			return d.engineReason(err, reasonUp), err
 		}
 	}
@@ -124,12 +130,11 @@ func (d *Dispatcher) converge(ctx context.Context, j *job) (string, error) {
 	if err != nil {
 		return d.engineReason(err, reasonRunning), err
 	}
+	recordPostState(dep, before, after)
 	var mismatch []string
 	for i := range dep.Services {
 		sd := &dep.Services[i]
 		now := after[sd.Service]
-		sd.Digest = now.Digest
-		sd.Changed = now.ContainerID != before[sd.Service].ContainerID
 		if now.Digest != digestOf(sd.Pinned) || now.State != "running" {
 			mismatch = append(mismatch, fmt.Sprintf("%s runs %q (%s), want %s", sd.Service, now.Digest, now.State, digestOf(sd.Pinned)))
 		}
@@ -140,6 +145,17 @@ func (d *Dispatcher) converge(ctx context.Context, j *job) (string, error) {
 	return "", nil
 }
 
+// recordPostState fills each service's digest and whether it was recreated
+// from what the engine reports now.
+func recordPostState(dep *forge.Deploy, before, after map[string]forge.Running) {
+	for i := range dep.Services {
+		sd := &dep.Services[i]
+		now := after[sd.Service]
+		sd.Digest = now.Digest
+		sd.Changed = now.ContainerID != before[sd.Service].ContainerID
+	}
+}
+
 // pin returns the repo@digest reference a service is deployed with.
 func (d *Dispatcher) pin(ctx context.Context, image string, w want) (string, string, error) {
 	named, err := reference.ParseNormalizedNamed(image)
@@ -147,20 +163,23 @@ func (d *Dispatcher) pin(ctx context.Context, image string, w want) (string, str
 		return "", reasonBadImage, fmt.Errorf("image %q: %w", image, err)
 	}
 	repo := named.Name()
-	switch {
-	case w.digest != "" && w.confirm:
-		got, err := d.eng.Resolve(ctx, repo+"@"+w.digest)
+	if w.digest != "" && !w.confirm {
+		return repo + "@" + w.digest, "", nil // a rollback, or a digest polled a moment ago
+	}
+	_, tag, _ := imageTag(image)
+	if w.digest != "" && tag != "" {
+		// The pushed digest is confirmed against what the tag points at now:
+		// a push delivered late, or replayed, must not move a service back.
+		got, err := d.eng.Resolve(ctx, repo+":"+tag)
 		if err != nil {
 			return "", d.engineReason(err, reasonConfirm), err
 		}
 		if got != w.digest {
-			return "", reasonConfirm, fmt.Errorf("registry answered %s for %s@%s", got, repo, w.digest)
+			d.log.Info("tag moved on since the push; deploying what it points at now",
+				"image", repo+":"+tag, "pushed", w.digest, "digest", got)
 		}
-		return repo + "@" + w.digest, "", nil
-	case w.digest != "":
-		return repo + "@" + w.digest, "", nil
+		return repo + "@" + got, "", nil
 	}
-	_, tag, _ := imageTag(image)
 	if tag == "" {
 		return "", reasonNoTag, fmt.Errorf("image %q has no tag", image)
 	}

@@ -91,10 +91,12 @@ type RollbackRequest struct {
 	User     string
 }
 
-// Rollback replays the digests of an earlier successful deploy, recorded as a
-// new deploy with reason rollback.
+// Rollback replays the digests of an earlier successful deploy, recorded as
+// a new deploy with reason rollback. With To, the services return to that
+// deploy's digests; without, the newest deploy that changed them is undone:
+// each service it moved goes back to the digest it replaced.
 func (d *Dispatcher) Rollback(ctx context.Context, req RollbackRequest) (forge.Deploy, error) {
-	target, err := d.rollbackTarget(req)
+	pins, of, err := d.rollbackPins(req)
 	if err != nil {
 		return forge.Deploy{}, err
 	}
@@ -104,84 +106,103 @@ func (d *Dispatcher) Rollback(ctx context.Context, req RollbackRequest) (forge.D
 	}
 	j := &job{
 		deploy: forge.Deploy{
-			Project: req.Project, Reason: forge.ReasonRollback, RollbackOf: target.ID,
+			Project: req.Project, Reason: forge.ReasonRollback, RollbackOf: of,
 			Queued: d.now(), Trigger: forge.Trigger{User: req.User},
 		},
 		ref:      ref,
 		services: map[string]want{},
 		explicit: true,
 	}
-	for _, s := range target.Services {
-		if len(req.Services) > 0 && !contains(req.Services, s.Service) {
-			continue
-		}
-		if s.Digest == "" {
-			continue
-		}
-		j.services[s.Service] = want{digest: s.Digest}
-	}
-	for _, name := range req.Services {
-		if _, ok := j.services[name]; !ok {
-			return forge.Deploy{}, fmt.Errorf("rollback %s: deploy %d has no digest for service %q", req.Project, target.ID, name)
-		}
-	}
-	if len(j.services) == 0 {
-		return forge.Deploy{}, fmt.Errorf("rollback %s: deploy %d recorded no digest to return to", req.Project, target.ID)
+	for svc, digest := range pins {
+		j.services[svc] = want{digest: digest}
 	}
 	err = d.execute(ctx, j)
 	return j.deploy, err
 }
 
-func (d *Dispatcher) rollbackTarget(req RollbackRequest) (forge.Deploy, error) {
+// rollbackPins returns the digest each service returns to, and the deploy
+// that deployed them.
+func (d *Dispatcher) rollbackPins(req RollbackRequest) (map[string]string, uint64, error) {
 	if req.To != 0 {
-		t, err := d.led.Get(req.To)
+		t, err := d.rollbackTo(req)
 		if err != nil {
-			return forge.Deploy{}, fmt.Errorf("rollback %s: %w", req.Project, err)
+			return nil, 0, err
 		}
-		if t.Project != req.Project {
-			return forge.Deploy{}, fmt.Errorf("rollback %s: deploy %d belongs to project %s", req.Project, req.To, t.Project)
+		pins := map[string]string{}
+		for _, s := range t.Services {
+			if s.Digest != "" && (len(req.Services) == 0 || contains(req.Services, s.Service)) {
+				pins[s.Service] = s.Digest
+			}
 		}
-		if t.Status != forge.StatusSucceeded {
-			return forge.Deploy{}, fmt.Errorf("rollback %s: deploy %d did not succeed (%s)", req.Project, req.To, t.Status)
+		for _, name := range req.Services {
+			if _, ok := pins[name]; !ok {
+				return nil, 0, fmt.Errorf("rollback %s: deploy %d has no digest for service %q", req.Project, t.ID, name)
+			}
 		}
-		return t, nil
+		if len(pins) == 0 {
+			return nil, 0, fmt.Errorf("rollback %s: deploy %d recorded no digest to return to", req.Project, t.ID)
+		}
+		return pins, t.ID, nil
 	}
 	hist, err := d.led.History(req.Project, 0)
 	if err != nil {
-		return forge.Deploy{}, fmt.Errorf("rollback %s: %w", req.Project, err)
+		return nil, 0, fmt.Errorf("rollback %s: %w", req.Project, err)
 	}
-	// The current state is the newest successful deploy; the target is the
-	// newest earlier one that ran something else for the services asked
-	// for, so a redelivered push of the current digest is not a target.
-	var current *forge.Deploy
-	for i := range hist {
-		h := &hist[i]
+	// The newest successful deploy that moved one of the services asked for
+	// is undone: each service it moved returns to the digest it replaced, as
+	// an earlier successful deploy ran it.
+	for i, h := range hist {
 		if h.Status != forge.StatusSucceeded {
 			continue
 		}
-		if current == nil {
-			current = h
-			continue
+		pins := map[string]string{}
+		var of uint64
+		movedAny := false
+		for _, s := range h.Services {
+			moved := s.Previous != "" && s.Previous != s.Digest
+			if !moved || (len(req.Services) > 0 && !contains(req.Services, s.Service)) {
+				continue
+			}
+			movedAny = true
+			if id := deployedBy(hist[i+1:], s.Service, s.Previous); id != 0 {
+				pins[s.Service] = s.Previous
+				of = max(of, id)
+			}
 		}
-		if differs(*current, *h, req.Services) {
-			return *h, nil
+		if !movedAny {
+			continue // a redeploy of what ran: nothing to undo
 		}
+		if len(pins) == 0 {
+			break // what ran before was never deployed by forge, or was pruned
+		}
+		return pins, of, nil
 	}
-	return forge.Deploy{}, fmt.Errorf("rollback %s: %w", req.Project, ErrNothingToRollBack)
+	return nil, 0, fmt.Errorf("rollback %s: %w", req.Project, ErrNothingToRollBack)
 }
 
-// differs reports whether an earlier deploy pinned another digest than the
-// current one for any of services (all services when empty).
-func differs(current, earlier forge.Deploy, services []string) bool {
-	for _, e := range earlier.Services {
-		if e.Digest == "" || (len(services) > 0 && !contains(services, e.Service)) {
-			continue
-		}
-		if c, ok := current.Service(e.Service); !ok || c.Digest != e.Digest {
-			return true
+// deployedBy returns the newest successful deploy in hist (newest first)
+// that ran digest for service, 0 when there is none.
+func deployedBy(hist []forge.Deploy, service, digest string) uint64 {
+	for _, h := range hist {
+		if s, ok := h.Service(service); ok && h.Status == forge.StatusSucceeded && s.Digest == digest {
+			return h.ID
 		}
 	}
-	return false
+	return 0
+}
+
+func (d *Dispatcher) rollbackTo(req RollbackRequest) (forge.Deploy, error) {
+	t, err := d.led.Get(req.To)
+	if err != nil {
+		return forge.Deploy{}, fmt.Errorf("rollback %s: %w", req.Project, err)
+	}
+	if t.Project != req.Project {
+		return forge.Deploy{}, fmt.Errorf("rollback %s: deploy %d belongs to project %s", req.Project, req.To, t.Project)
+	}
+	if t.Status != forge.StatusSucceeded {
+		return forge.Deploy{}, fmt.Errorf("rollback %s: deploy %d did not succeed (%s)", req.Project, req.To, t.Status)
+	}
+	return t, nil
 }
 
 // locate completes a project reference from the running projects and the

@@ -98,3 +98,9 @@ func canonical(tag string) string {
 	}
 	return semver.Canonical(v) // drops build metadata, keeps the pre-release
 }
+
+// newerVersion reports whether tag a is a newer semantic version than b.
+func newerVersion(a, b string) bool {
+	ca, cb := canonical(a), canonical(b)
+	return ca != "" && cb != "" && semver.Compare(ca, cb) > 0
+}

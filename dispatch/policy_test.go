@@ -89,3 +89,25 @@ func TestSemverPolicyDeploysNewerTagAndRecordsIt(t *testing.T) {
 		}
 	}
 }
+
+// TestDigestPolicyFollowsTheComposeFileNotTheLedger: a user who moved the
+// compose file from :v1 to :v2 gets pushes of v2, and a push of v1 no longer
+// concerns the service, whatever the ledger last recorded.
+func TestDigestPolicyFollowsTheComposeFileNotTheLedger(t *testing.T) {
+	repo := "127.0.0.1:5000/shop/web"
+	p := forge.Project{Ref: forge.ProjectRef{Name: "shop"}, Services: []forge.Service{enabled("web", repo+":v2")}}
+	lastDeployed := func(string) string { return "v1" }
+	if hits, _ := MatchCurrent(p, forge.Event{Kind: forge.KindImage, Repository: repo, Tag: "v2"}, lastDeployed); len(hits) != 1 {
+		t.Fatalf("a push of the compose file's tag was refused: %v", hits)
+	}
+	if hits, _ := MatchCurrent(p, forge.Event{Kind: forge.KindImage, Repository: repo, Tag: "v1"}, lastDeployed); len(hits) != 0 {
+		t.Fatalf("a push of the ledger's old tag matched: %v", hits)
+	}
+	// semver: the compose file moved past what the ledger recorded.
+	svc := enabled("api", repo+":1.5.0")
+	svc.Labels[forge.LabelPolicy] = "semver:patch"
+	p.Services = []forge.Service{svc}
+	if hits, _ := MatchCurrent(p, forge.Event{Kind: forge.KindImage, Repository: repo, Tag: "1.5.1"}, func(string) string { return "1.4.9" }); len(hits) != 1 {
+		t.Fatalf("semver compared with an older ledger tag instead of the compose file's: %v", hits)
+	}
+}

@@ -70,11 +70,8 @@ func TestSubmitQueuesAndRunDeploys(t *testing.T) {
 			t.Errorf("Up calls for %s = %+v, want web pinned to v2", q.Project, ups)
 		}
 	}
-	if !slices.Contains(e.eng.resolves(), shopRepo+"@"+v2) {
-		t.Errorf("resolved %v, want the pushed digest confirmed as %s@%s", e.eng.resolves(), shopRepo, v2)
-	}
-	if slices.Contains(e.eng.resolves(), shopRepo+":live") {
-		t.Errorf("resolved %v: a push that carries its digest needs no tag lookup", e.eng.resolves())
+	if !slices.Contains(e.eng.resolves(), shopRepo+":live") {
+		t.Errorf("resolved %v, want the pushed digest confirmed against what %s:live points at", e.eng.resolves(), shopRepo)
 	}
 	if ups := e.eng.upCalls("other"); len(ups) != 0 {
 		t.Errorf("unrelated project deployed: %+v", ups)
@@ -196,9 +193,12 @@ func TestQueuedDeployFailsGenericallyWhenProjectNoLongerLoads(t *testing.T) {
 
 // TestSubmitFindsProjectsKnownOnlyToTheLedger checks that a project forge
 // deployed before still receives pushes while its containers are down.
-func TestSubmitFindsProjectsKnownOnlyToTheLedger(t *testing.T) {
+// TestPushLeavesAStoppedProjectDown: a project the user took down with
+// compose down is remembered in the ledger, but a push does not bring it
+// back; a manual deploy by name still can.
+func TestPushLeavesAStoppedProjectDown(t *testing.T) {
 	e := newEnv(t)
-	e.eng.addProject("shop", enabled("web", shopRepo+":live"))
+	e.eng.addProject("shop", enabled("web", shopRepo+":live"), svc("db", "postgres:16"))
 	e.eng.run("shop", "web", dg("v0"))
 	e.eng.push(shopRepo, "live", dg("v1"))
 	if _, err := e.d.Deploy(t.Context(), Request{Ref: forge.ProjectRef{Name: "shop"}}); err != nil {
@@ -210,15 +210,37 @@ func TestSubmitFindsProjectsKnownOnlyToTheLedger(t *testing.T) {
 
 	e.eng.push(shopRepo, "live", dg("v2"))
 	queued, ignored, err := e.d.Submit(t.Context(), []forge.Event{pushEvent(dg("v2"), "")})
-	if err != nil || len(queued) != 1 || queued[0].Project != "shop" {
-		t.Fatalf("Submit = %+v, %q, %v; want a deploy of shop", queued, ignored, err)
+	if err != nil || len(queued) != 0 || !strings.Contains(ignored, "no forge-enabled service uses") {
+		t.Fatalf("Submit = %+v, %q, %v; want nothing queued for a project that is down", queued, ignored, err)
 	}
-	e.startRun(t)
-	if rec := e.waitFinal(t, queued[0].ID); rec.Status != forge.StatusSucceeded {
-		t.Fatalf("deploy %s %q, want succeeded", rec.Status, rec.Error)
+	if _, err := e.d.Deploy(t.Context(), Request{Ref: forge.ProjectRef{Name: "shop"}}); err != nil {
+		t.Fatalf("a manual deploy of a remembered project: %v", err)
 	}
 	ups := e.eng.upCalls("shop")
 	if last := ups[len(ups)-1]; !last.Whole {
-		t.Errorf("last Up %+v: a project without containers should come up whole", last)
+		t.Errorf("last Up %+v: a manual deploy of a project without containers brings it up whole", last)
+	}
+}
+
+// TestLateOrReplayedPushDoesNotMoveAServiceBack: a push whose digest the tag
+// no longer points at (delivered late, or replayed by someone who captured
+// it) deploys what the tag points at now.
+func TestLateOrReplayedPushDoesNotMoveAServiceBack(t *testing.T) {
+	e := newEnv(t)
+	v1, v2 := dg("v1"), dg("v2")
+	e.eng.addProject("shop", enabled("web", shopRepo+":live"))
+	e.eng.run("shop", "web", v2)
+	e.eng.push(shopRepo, "live", v2)
+	e.startRun(t)
+	queued, _, err := e.d.Submit(t.Context(), []forge.Event{pushEvent(v1, "old-delivery")})
+	if err != nil || len(queued) != 1 {
+		t.Fatalf("Submit = %+v, %v", queued, err)
+	}
+	rec := e.waitFinal(t, queued[0].ID)
+	if s, _ := rec.Service("web"); rec.Status != forge.StatusSucceeded || s.Digest != v2 || s.Changed {
+		t.Fatalf("a stale push of v1 gave %+v; want web left on v2, not recreated", rec)
+	}
+	if ups := e.eng.upCalls("shop"); len(ups) != 0 {
+		t.Fatalf("Up was called for a service already on the tag's digest: %+v", ups)
 	}
 }

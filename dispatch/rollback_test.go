@@ -237,3 +237,43 @@ func TestRecoverMarksUnfinishedDeploysInterrupted(t *testing.T) {
 		t.Errorf("unfinished after Recover: %+v, %v", left, err)
 	}
 }
+
+// TestRollbackUndoesTheNewestDeployPerService: deploy 1 {web:A, api:X},
+// deploy 2 {api:Y}, deploy 3 {web:B}; a rollback undoes deploy 3 (web back
+// to A) and leaves api on Y, where a whole-project choice would have
+// replayed deploy 2 and changed nothing.
+func TestRollbackUndoesTheNewestDeployPerService(t *testing.T) {
+	const webRepo, apiRepo = "ghcr.io/acme/web", "ghcr.io/acme/api"
+	e := newEnv(t)
+	e.eng.addProject("shop", enabled("web", webRepo+":live"), enabled("api", apiRepo+":live"))
+	e.eng.run("shop", "web", dg("web-v0"))
+	e.eng.run("shop", "api", dg("api-v0"))
+	deploy := func(services ...string) forge.Deploy {
+		d, err := e.d.Deploy(t.Context(), Request{Ref: forge.ProjectRef{Name: "shop"}, Services: services})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	e.eng.push(webRepo, "live", dg("A"))
+	e.eng.push(apiRepo, "live", dg("X"))
+	first := deploy()
+	e.eng.push(apiRepo, "live", dg("Y"))
+	deploy("api")
+	e.eng.push(webRepo, "live", dg("B"))
+	deploy("web")
+
+	rb, err := e.d.Rollback(t.Context(), RollbackRequest{Project: "shop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rb.RollbackOf != first.ID || len(rb.Services) != 1 {
+		t.Fatalf("rollback = %+v, want web alone, back to deploy %d", rb, first.ID)
+	}
+	if s, _ := rb.Service("web"); s.Digest != dg("A") {
+		t.Fatalf("web after rollback = %+v, want A", s)
+	}
+	if r, _ := e.eng.Running(t.Context(), "shop"); r["api"].Digest != dg("Y") {
+		t.Fatalf("api moved to %s, want it left on Y", r["api"].Digest)
+	}
+}

@@ -93,8 +93,12 @@ func (x *projectIndex) stop() {
 func (e *Engine) Watch(ctx context.Context) error {
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
+		started := time.Now()
 		err := e.watchOnce(ctx)
 		e.index.stop()
+		if time.Since(started) > time.Minute {
+			backoff = 100 * time.Millisecond // it was healthy: start over
+		}
 		if ctx.Err() != nil {
 			break
 		}

@@ -151,7 +151,8 @@ func (c *Client) token(ctx context.Context, params map[string]string, user, pass
 	if err != nil {
 		return "", err
 	}
-	if user != "" {
+	// Credentials travel only over TLS, or to a realm on this machine.
+	if user != "" && (realm.Scheme == "https" || scheme(realm.Host) == "http") {
 		req.SetBasicAuth(user, pass)
 	}
 	resp, err := c.httpClient().Do(req)

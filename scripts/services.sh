@@ -5,6 +5,7 @@
 # its own docker-registry on a free loopback port, with its notifications
 # pointed at that test's forge listener.
 set -euo pipefail
+export PATH="$PATH:/usr/sbin:/sbin"
 
 need=()
 command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
@@ -22,7 +23,7 @@ fi
 if ! docker info >/dev/null 2>&1; then
   echo "services: starting dockerd"
   mkdir -p /var/log
-  nohup dockerd >/var/log/forge-dockerd.log 2>&1 &
+  setsid dockerd </dev/null >/var/log/forge-dockerd.log 2>&1 &
   for _ in $(seq 1 60); do
     docker info >/dev/null 2>&1 && break
     sleep 0.5

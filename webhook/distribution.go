@@ -86,7 +86,10 @@ func parseDistribution(_ http.Header, body []byte) ([]forge.Event, string, error
 		events = append(events, ev)
 	}
 	if len(events) == 0 && firstErr != nil {
-		return nil, "", firstErr
+		// Authenticated but unusable: answered 200 with the reason, since
+		// a registry retries anything else forever and holds back every
+		// notification behind it.
+		return nil, ignoredReason(skipped) + " (first: " + shorten(firstErr.Error(), 120) + ")", nil
 	}
 	if len(events) == 0 {
 		return nil, ignoredReason(skipped), nil
@@ -123,6 +126,21 @@ func distributionPush(e distributionEvent) (forge.Event, error) {
 		Digest:     e.Target.Digest,
 		Delivery:   cleanDelivery(e.ID),
 	}, nil
+}
+
+// shorten cuts s to n bytes of printable ASCII.
+func shorten(s string, n int) string {
+	var b strings.Builder
+	for _, r := range s {
+		if b.Len() >= n {
+			break
+		}
+		if r < ' ' || r >= 0x7f {
+			r = '?'
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // cleanDelivery bounds a delivery id taken from a request: at most 128

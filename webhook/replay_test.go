@@ -104,13 +104,23 @@ func TestReplayedDeliveryIsRefusedAndDispatchesNothing(t *testing.T) {
 	if n := len(disp.submitted()); n != 1 {
 		t.Fatalf("the dispatcher saw %d submissions, want 1", n)
 	}
-	// A delivery id in the header names the delivery, whatever the body.
+	// The delivery header is not signed: a captured request resent under a
+	// new delivery id is still the same signed body, and still refused.
 	sig["X-Forge-Delivery"] = "ci-run-41"
-	if code, _ := postHook(t, url, body, sig); code != http.StatusAccepted {
-		t.Fatalf("a new delivery id with the same body was refused: %d", code)
-	}
 	if code, a := postHook(t, url, body, sig); code != http.StatusOK || a.Ignored != "duplicate delivery" {
-		t.Fatalf("the same delivery id again: %d %+v", code, a)
+		t.Fatalf("the same signed body under a new delivery id: %d %+v, want refused", code, a)
+	}
+	// Another push (another body) under that id is accepted once.
+	other := strings.Replace(body, `"v2"`, `"v3"`, 1)
+	sig["X-Forge-Signature-256"] = "sha256=" + hex.EncodeToString(Sign([]byte(other), secret))
+	if code, _ := postHook(t, url, other, sig); code != http.StatusAccepted {
+		t.Fatalf("a new push was refused: %d", code)
+	}
+	if code, a := postHook(t, url, other, sig); code != http.StatusOK || a.Ignored != "duplicate delivery" {
+		t.Fatalf("the same delivery again: %d %+v", code, a)
+	}
+	if n := len(disp.submitted()); n != 2 {
+		t.Fatalf("the dispatcher saw %d submissions, want 2", n)
 	}
 }
 

@@ -159,6 +159,16 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
+// ProviderNames lists every provider name /hooks/{provider} takes, sorted.
+func ProviderNames() []string {
+	var names []string
+	for n := range providers() {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
 // Providers lists the provider names this server understands.
 func (s *Server) Providers() []string {
 	names := make([]string, 0, len(s.providers))
@@ -230,11 +240,7 @@ func (s *Server) hook(w http.ResponseWriter, r *http.Request) (err error) {
 		s.log.Debug("webhook ignored", "provider", name, "reason", ignored)
 		return WriteJSON(w, http.StatusOK, answer{Events: []forge.Event{}, Ignored: ignored})
 	}
-	key := deliveryKey(name, p, r.Header, body, events)
-	id := strings.TrimPrefix(key, name+":")
-	if id == "" {
-		id = bodyHash(body) // names the delivery in the ledger, guards nothing
-	}
+	keys, id := replayKeys(name, p, r.Header, body, events)
 	for i := range events {
 		if p.untrusted {
 			events[i].Digest = "" // an unsigned body cannot vouch for a digest
@@ -243,33 +249,27 @@ func (s *Server) hook(w http.ResponseWriter, r *http.Request) (err error) {
 			events[i].Delivery = id
 		}
 	}
-	if key != "" && s.cfg.Replay != nil {
-		fresh, err := s.cfg.Replay.Claim(key, time.Now(), s.cfg.ReplayWindow)
-		if err != nil {
-			s.log.Error("replay guard", "provider", name, "error", err)
-			return Errorf(http.StatusServiceUnavailable, "events not queued: the ledger is unavailable; retry later")
-		}
-		if !fresh {
-			s.log.Info("webhook duplicate refused", "provider", name, "delivery", events[0].Delivery)
-			return WriteJSON(w, http.StatusOK, answer{Events: []forge.Event{}, Ignored: "duplicate delivery"})
-		}
+	fresh, err := s.claim(keys)
+	if err != nil {
+		s.log.Error("replay guard", "provider", name, "error", err)
+		return Errorf(http.StatusServiceUnavailable, "events not queued: the ledger is unavailable; retry later")
 	}
-	status, err = s.submit(w, r, name, key, events)
+	if !fresh {
+		s.log.Info("webhook duplicate refused", "provider", name, "delivery", events[0].Delivery)
+		return WriteJSON(w, http.StatusOK, answer{Events: []forge.Event{}, Ignored: "duplicate delivery"})
+	}
+	status, err = s.submit(w, r, name, keys, events)
 	return err
 }
 
 // submit hands the events to the dispatcher and answers. A delivery that
 // could not be queued is released, so the sender's retry is accepted.
-func (s *Server) submit(w http.ResponseWriter, r *http.Request, name, key string, events []forge.Event) (int, error) {
+func (s *Server) submit(w http.ResponseWriter, r *http.Request, name string, keys []string, events []forge.Event) (int, error) {
 	// The request's context only bounds matching and queueing; the deploys
 	// themselves run on the daemon's context.
 	queued, ignored, err := s.cfg.Dispatcher.Submit(r.Context(), events)
 	if err != nil {
-		if key != "" && s.cfg.Replay != nil {
-			if rerr := s.cfg.Replay.Release(key); rerr != nil {
-				s.log.Error("replay guard", "provider", name, "error", rerr)
-			}
-		}
+		s.release(keys)
 		s.log.Error("webhook events not queued", "provider", name, "events", len(events), "error", err)
 		return 0, Errorf(http.StatusServiceUnavailable, "events not queued: the dispatcher cannot reach its compose projects; retry later")
 	}
@@ -303,29 +303,69 @@ func (s *Server) secret(provider string) string {
 	return s.cfg.Secret
 }
 
-// deliveryKey names a delivery for the replay guard: the provider's delivery
-// header, or a hash of the body where none exists. It is empty when a resend
-// cannot be told from a new push of the same tag: a body with neither a
-// delivery id nor a digest (a generic push without X-Forge-Delivery, a Quay
-// notification) means "the tag moved" each time it is sent. Such a replay is
-// harmless: forge asks the registry for the digest, and a service already
-// running it is not recreated.
-func deliveryKey(name string, p provider, h http.Header, body []byte, events []forge.Event) string {
-	if p.deliveryHeader != "" {
-		if id := cleanDelivery(h.Get(p.deliveryHeader)); id != "" {
-			return name + ":" + id
+// claim records every key of a delivery; it is fresh only when none was
+// seen within the window. On a refusal the keys this call claimed are
+// released again.
+func (s *Server) claim(keys []string) (bool, error) {
+	if s.cfg.Replay == nil {
+		return true, nil
+	}
+	now := time.Now()
+	for i, k := range keys {
+		fresh, err := s.cfg.Replay.Claim(k, now, s.cfg.ReplayWindow)
+		if err != nil || !fresh {
+			s.release(keys[:i])
+			return false, err
 		}
 	}
-	distinct := false
+	return true, nil
+}
+
+// release forgets keys, so the sender's retry of a delivery that could not be
+// queued is accepted.
+func (s *Server) release(keys []string) {
+	if s.cfg.Replay == nil {
+		return
+	}
+	for _, k := range keys {
+		if err := s.cfg.Replay.Release(k); err != nil {
+			s.log.Error("replay guard", "error", err)
+		}
+	}
+}
+
+// replayKeys names a delivery for the replay guard, and returns the id the
+// events carry. The provider's delivery header names it, but that header is
+// not signed: a captured request resent under a new id must still be
+// refused, so the body's hash is claimed too. Neither guards a body that
+// cannot be told from a new push of the same tag: one with neither a
+// delivery id nor a digest (a generic push without X-Forge-Delivery, a Quay
+// notification) means "the tag moved" each time it is sent. Such a replay is
+// harmless: forge asks the registry what the tag points at, and a service
+// already running it is not recreated.
+func replayKeys(name string, p provider, h http.Header, body []byte, events []forge.Event) ([]string, string) {
+	var keys []string
+	id := ""
+	if p.deliveryHeader != "" {
+		if v := cleanDelivery(h.Get(p.deliveryHeader)); v != "" {
+			id = v
+			keys = append(keys, name+":"+v)
+		}
+	}
+	distinct := p.stampedBody
 	for _, e := range events {
-		if (e.Digest != "" && !p.untrusted) || (e.Delivery != "" && name != "generic") {
+		if (e.Digest != "" && !p.untrusted) || (e.Delivery != "" && name != "generic") || e.Commit != "" {
 			distinct = true
 		}
 	}
-	if !distinct && !p.stampedBody {
-		return ""
+	hash := bodyHash(body)
+	if distinct {
+		keys = append(keys, name+":"+hash)
 	}
-	return name + ":" + bodyHash(body)
+	if id == "" {
+		id = hash
+	}
+	return keys, id
 }
 
 func bodyHash(body []byte) string {
