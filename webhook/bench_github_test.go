@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"context"
+	"encoding/json"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -35,7 +36,14 @@ func BenchmarkGitHubIngest(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	sig := "sha256=" + hex.EncodeToString(Sign(body, secret))
+	// Every push in a real stream has its own body (its own "after"): each
+	// request gets one, signed, so the replay guard sees new deliveries.
+	var after struct {
+		After string `json:"after"`
+	}
+	if err := json.Unmarshal(body, &after); err != nil || len(after.After) != 40 {
+		b.Fatalf("the payload has no 40-hex after: %v", err)
+	}
 	led, err := ledger.Open(filepath.Join(b.TempDir(), "forge.db"), ledger.Options{})
 	if err != nil {
 		b.Fatal(err)
@@ -59,11 +67,13 @@ func BenchmarkGitHubIngest(b *testing.B) {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: workers}}
 	var seq atomic.Int64
 	send := func(url string) time.Duration {
-		req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(string(body)))
+		n := seq.Add(1)
+		push := strings.Replace(string(body), after.After, fmt.Sprintf("%040x", n), 1)
+		req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(push))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("X-GitHub-Event", "push")
-		req.Header.Set("X-GitHub-Delivery", fmt.Sprintf("bench-%d", seq.Add(1)))
-		req.Header.Set("X-Hub-Signature-256", sig)
+		req.Header.Set("X-GitHub-Delivery", fmt.Sprintf("bench-%d", n))
+		req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(Sign([]byte(push), secret)))
 		t0 := time.Now()
 		resp, err := client.Do(req)
 		if err != nil {
