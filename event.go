@@ -22,7 +22,9 @@ type Event struct {
 	Ref        string `json:"ref,omitempty"`
 	Branch     string `json:"branch,omitempty"`
 	Commit     string `json:"commit,omitempty"`
-	Delivery   string `json:"delivery,omitempty"`
+	// CloneURL is where a git repository can be fetched (git events only).
+	CloneURL string `json:"clone_url,omitempty"`
+	Delivery string `json:"delivery,omitempty"`
 }
 
 // Image returns the event's image reference, repository:tag.

@@ -77,7 +77,8 @@ func parseBitbucket(h http.Header, body []byte) ([]forge.Event, string, error) {
 			ignored = append(ignored, "a change that is neither a branch nor a tag")
 			continue
 		}
-		ev, why, err := gitRef("bitbucket", p.Repository.FullName, ref, hash, "", deleted)
+		// Bitbucket Cloud sends no clone URL; its repositories live at a fixed place.
+		ev, why, err := gitRef("bitbucket", p.Repository.FullName, "https://bitbucket.org/"+p.Repository.FullName+".git", ref, hash, "", deleted)
 		if err != nil {
 			return nil, "", fmt.Errorf("change %d: %w", i, err)
 		}

@@ -20,6 +20,7 @@ type giteaPush struct {
 	} `json:"head_commit"`
 	Repository struct {
 		FullName string `json:"full_name"`
+		CloneURL string `json:"clone_url"`
 	} `json:"repository"`
 }
 
@@ -47,5 +48,5 @@ func parseGiteaFamily(provider, eventHeader string, h http.Header, body []byte) 
 	if p.HeadCommit != nil {
 		peeled = p.HeadCommit.ID
 	}
-	return gitPush(provider, p.Repository.FullName, p.Ref, p.After, peeled, false)
+	return gitPush(provider, p.Repository.FullName, p.Repository.CloneURL, p.Ref, p.After, peeled, false)
 }

@@ -27,6 +27,7 @@ type githubPush struct {
 	} `json:"head_commit"`
 	Repository struct {
 		FullName string `json:"full_name"`
+		CloneURL string `json:"clone_url"`
 	} `json:"repository"`
 }
 
@@ -52,7 +53,7 @@ func parseGitHub(h http.Header, body []byte) ([]forge.Event, string, error) {
 	if p.HeadCommit != nil {
 		peeled = p.HeadCommit.ID
 	}
-	return gitPush("github", p.Repository.FullName, p.Ref, p.After, peeled, p.Deleted)
+	return gitPush("github", p.Repository.FullName, p.Repository.CloneURL, p.Ref, p.After, peeled, p.Deleted)
 }
 
 // The helpers below are shared by every git provider: GitHub's push event is
@@ -114,8 +115,8 @@ func printable(s string, n int) string {
 // forge's owner/name path, ref the full ref name, after its new value, and
 // peeled, when the forge sends it, the commit an annotated tag points to. A
 // deleted ref, or one that is neither a branch nor a tag, is ignored.
-func gitPush(provider, repo, ref, after, peeled string, deleted bool) ([]forge.Event, string, error) {
-	ev, ignored, err := gitRef(provider, repo, ref, after, peeled, deleted)
+func gitPush(provider, repo, cloneURL, ref, after, peeled string, deleted bool) ([]forge.Event, string, error) {
+	ev, ignored, err := gitRef(provider, repo, cloneURL, ref, after, peeled, deleted)
 	if err != nil || ignored != "" {
 		return nil, ignored, err
 	}
@@ -123,7 +124,7 @@ func gitPush(provider, repo, ref, after, peeled string, deleted bool) ([]forge.E
 }
 
 // gitRef is gitPush for one of several ref updates in a delivery.
-func gitRef(provider, repo, ref, after, peeled string, deleted bool) (forge.Event, string, error) {
+func gitRef(provider, repo, cloneURL, ref, after, peeled string, deleted bool) (forge.Event, string, error) {
 	if err := checkRepoPath(repo); err != nil {
 		return forge.Event{}, "", err
 	}
@@ -152,7 +153,27 @@ func gitRef(provider, repo, ref, after, peeled string, deleted bool) (forge.Even
 		Branch:     branch,
 		Tag:        tag,
 		Commit:     commit,
+		CloneURL:   cleanCloneURL(cloneURL),
 	}, "", nil
+}
+
+// cleanCloneURL keeps a clone URL that git can fetch over http(s), ssh or
+// git (or the scp-like user@host:path form), and drops anything else.
+func cleanCloneURL(s string) string {
+	if len(s) > 2048 || strings.ContainsAny(s, " \t\r\n") {
+		return ""
+	}
+	if u, err := url.Parse(s); err == nil && u.Host != "" {
+		switch u.Scheme {
+		case "http", "https", "ssh", "git":
+			return s
+		}
+		return ""
+	}
+	if user, rest, ok := strings.Cut(s, "@"); ok && user != "" && strings.Contains(rest, ":") && !strings.Contains(s, "://") {
+		return s
+	}
+	return ""
 }
 
 // refKind names a ref for an ignored reason: "branch main", "tag v1.2".

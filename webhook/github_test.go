@@ -225,3 +225,22 @@ func TestParseGitHubEdges(t *testing.T) {
 		})
 	}
 }
+
+func TestCleanCloneURL(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"https://github.com/acme/shop.git", "https://github.com/acme/shop.git"},
+		{"http://try.gitea.io/gogits/hello-world.git", "http://try.gitea.io/gogits/hello-world.git"},
+		{"ssh://git@gitlab.example.com:2222/acme/shop.git", "ssh://git@gitlab.example.com:2222/acme/shop.git"},
+		{"git@github.com:acme/shop.git", "git@github.com:acme/shop.git"},
+		{"file:///etc/passwd", ""},
+		{"ext::sh -c touch% /tmp/pwned", ""},
+		{"https://github.com/acme/shop.git\nX: y", ""},
+		{"", ""},
+		{"/srv/git/shop.git", ""},
+	}
+	for _, tt := range tests {
+		if got := cleanCloneURL(tt.in); got != tt.want {
+			t.Errorf("cleanCloneURL(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

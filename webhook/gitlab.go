@@ -21,6 +21,7 @@ type gitlabPush struct {
 	CheckoutSHA string `json:"checkout_sha"`
 	Project     struct {
 		PathWithNamespace string `json:"path_with_namespace"`
+		GitHTTPURL        string `json:"git_http_url"`
 	} `json:"project"`
 }
 
@@ -52,5 +53,5 @@ func parseGitLab(h http.Header, body []byte) ([]forge.Event, string, error) {
 			return nil, notPush("System Hook " + kind), nil
 		}
 	}
-	return gitPush("gitlab", p.Project.PathWithNamespace, p.Ref, p.After, p.CheckoutSHA, false)
+	return gitPush("gitlab", p.Project.PathWithNamespace, p.Project.GitHTTPURL, p.Ref, p.After, p.CheckoutSHA, false)
 }
