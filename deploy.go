@@ -50,6 +50,11 @@ type ServiceDeploy struct {
 	Previous string `json:"previous,omitempty"`
 	// Changed reports whether the container was recreated.
 	Changed bool `json:"changed"`
+	// Requested is the digest the trigger asked for (a push's digest, a
+	// rollback's target); empty means the tag is resolved when the deploy
+	// runs. With Image it is what a queued deploy needs to run after a
+	// restart.
+	Requested string `json:"requested,omitempty"`
 }
 
 // Deploy is one run of the dispatcher against one compose project, as the

@@ -49,22 +49,27 @@ type Config struct {
 	// StopGrace is how long Run lets a running deploy finish once its
 	// context ends, before cancelling it; 0 means 30 seconds.
 	StopGrace time.Duration
+	// MaxQueued bounds how many projects may wait for a deploy at once;
+	// 0 means 1024. Pushes for a project already waiting always join it.
+	MaxQueued int
 }
 
 // Dispatcher queues and runs deploys. Create it with New, then call Recover
 // once and Run for the daemon's lifetime; Deploy and Rollback run
 // synchronously and work without Run (the CLI uses them that way).
 type Dispatcher struct {
-	eng   Engine
-	led   *ledger.Ledger
-	log   *slog.Logger
-	scrub *scrubber
-	now   func() time.Time
-	grace time.Duration
+	eng       Engine
+	led       *ledger.Ledger
+	log       *slog.Logger
+	scrub     *scrubber
+	now       func() time.Time
+	grace     time.Duration
+	maxQueued int
 
 	mu      sync.Mutex
-	pending map[string]*job // project -> the queued deploy not started yet
-	workers map[string]bool // project -> a worker drains its queue
+	pending map[string]*job          // project -> the queued deploy not started yet
+	backoff map[string]time.Duration // project -> wait before retrying after an engine outage
+	workers map[string]bool          // project -> a worker drains its queue
 	locks   map[string]*sync.Mutex
 	ready   []string      // projects whose pending deploy wants a worker
 	wake    chan struct{} // signals Run that ready is not empty
@@ -79,6 +84,8 @@ type want struct {
 	// tag moves the service to another tag than its compose file's (semver
 	// and glob policies); empty means the compose file's tag.
 	tag string
+	// image is the service's image with that tag, as recorded while queued.
+	image string
 }
 
 // job is one deploy waiting for its project's turn.
@@ -101,16 +108,18 @@ func New(cfg Config) *Dispatcher {
 		now = time.Now
 	}
 	return &Dispatcher{
-		eng:     cfg.Engine,
-		led:     cfg.Ledger,
-		log:     log.With("component", "dispatch"),
-		scrub:   newScrubber(cfg.Secrets),
-		now:     now,
-		grace:   cmp.Or(cfg.StopGrace, 30*time.Second),
-		pending: map[string]*job{},
-		workers: map[string]bool{},
-		locks:   map[string]*sync.Mutex{},
-		wake:    make(chan struct{}, 1),
+		eng:       cfg.Engine,
+		led:       cfg.Ledger,
+		log:       log.With("component", "dispatch"),
+		scrub:     newScrubber(cfg.Secrets),
+		now:       now,
+		grace:     cmp.Or(cfg.StopGrace, 30*time.Second),
+		maxQueued: cmp.Or(cfg.MaxQueued, 1024),
+		pending:   map[string]*job{},
+		backoff:   map[string]time.Duration{},
+		workers:   map[string]bool{},
+		locks:     map[string]*sync.Mutex{},
+		wake:      make(chan struct{}, 1),
 	}
 }
 
@@ -129,25 +138,102 @@ const (
 	reasonNoTag      = "service image has no tag to follow"
 	reasonBadImage   = "service image reference is invalid"
 	reasonNotEnabled = "service is not forge-enabled"
+	reasonNotRunning = "project is not running; a push does not start it"
 )
 
-// Recover marks deploys that a previous daemon left queued or running as
-// interrupted, so every deploy reaches a final status.
+// Recover picks up the deploys a previous daemon left unfinished, so nothing
+// accepted is lost: a queued deploy (the durable inbox) is queued again; a
+// deploy that was running is marked interrupted and converged again by a new
+// deploy with the same targets, which recreates only what does not run them
+// yet. Call it once, before Run.
 func (d *Dispatcher) Recover() error {
 	stale, err := d.led.Unfinished()
 	if err != nil {
 		return fmt.Errorf("recover: %w", err)
 	}
 	for _, dep := range stale {
-		dep.Status = forge.StatusInterrupted
-		dep.Error = reasonInterrupt
-		dep.Finished = d.now()
-		if err := d.led.Update(dep); err != nil {
+		if dep.Status == forge.StatusRunning {
+			dep.Status = forge.StatusInterrupted
+			dep.Error = reasonInterrupt
+			dep.Finished = d.now()
+			if err := d.led.Update(dep); err != nil {
+				return fmt.Errorf("recover: %w", err)
+			}
+			d.log.Warn("deploy interrupted by a restart; converging again", "project", dep.Project, "deploy_id", dep.ID)
+			dep.ID, dep.Status, dep.Error = 0, forge.StatusQueued, ""
+			dep.Started, dep.Finished = time.Time{}, time.Time{}
+		}
+		if err := d.requeue(dep); err != nil {
 			return fmt.Errorf("recover: %w", err)
 		}
-		d.log.Warn("deploy interrupted by a restart", "project", dep.Project, "deploy_id", dep.ID)
 	}
 	return nil
+}
+
+// requeue queues a recorded deploy again from its record: its services, the
+// image (with tag) and the digest each was asked to run.
+func (d *Dispatcher) requeue(dep forge.Deploy) error {
+	refs, err := d.led.Projects()
+	if err != nil {
+		return err
+	}
+	ref := forge.ProjectRef{Name: dep.Project}
+	for _, r := range refs {
+		if r.Name == dep.Project {
+			ref = r
+		}
+	}
+	svcs := map[string]want{}
+	for _, s := range dep.Services {
+		w := want{digest: s.Requested, image: s.Image}
+		w.confirm = w.digest != "" && dep.Reason == forge.ReasonPush && dep.Trigger.Provider != forge.ProviderPoll
+		if s.Image != "" {
+			_, w.tag, _ = imageTag(s.Image)
+		}
+		svcs[s.Service] = w
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if old := d.pending[dep.Project]; old != nil {
+		// Two unfinished deploys of one project: the newer takes the older's
+		// targets it does not have, and the older is done.
+		for name, w := range old.services {
+			if _, ok := svcs[name]; !ok {
+				svcs[name] = w
+			}
+		}
+		old.deploy.Status, old.deploy.Error, old.deploy.Finished = forge.StatusInterrupted, fmt.Sprintf("merged into deploy of %s queued later", dep.Project), d.now()
+		if err := d.led.Update(old.deploy); err != nil {
+			return err
+		}
+		delete(d.pending, dep.Project)
+	}
+	j := &job{deploy: dep, ref: ref, services: svcs, explicit: dep.Reason != forge.ReasonPush}
+	j.deploy.Services = j.deploy.Services[:0]
+	for _, name := range sortedKeys(svcs) {
+		j.deploy.Services = append(j.deploy.Services, forge.ServiceDeploy{Service: name, Image: svcs[name].image, Requested: svcs[name].digest})
+	}
+	var werr error
+	if j.deploy.ID == 0 {
+		werr = d.led.Create(&j.deploy)
+	} else {
+		werr = d.led.Update(j.deploy)
+	}
+	if werr != nil {
+		return werr
+	}
+	d.schedule(j)
+	return nil
+}
+
+// schedule makes j its project's pending deploy and wakes Run. d.mu is held.
+func (d *Dispatcher) schedule(j *job) {
+	d.pending[j.deploy.Project] = j
+	d.ready = append(d.ready, j.deploy.Project)
+	select {
+	case d.wake <- struct{}{}:
+	default: // Run has a wake-up pending already; it reads all of ready
+	}
 }
 
 // Run drains the queue until ctx ends, one deploy at a time per project.
@@ -203,11 +289,58 @@ func (d *Dispatcher) drain(ctx, work context.Context, project string) {
 			return
 		}
 		d.mu.Unlock()
-		_ = d.execute(work, j)
+		if err := d.execute(work, j); errors.Is(err, errEngineDown) {
+			d.retryLater(ctx, j)
+		} else {
+			d.mu.Lock()
+			delete(d.backoff, project)
+			d.mu.Unlock()
+		}
 	}
 	d.mu.Lock()
 	d.workers[project] = false
 	d.mu.Unlock()
+}
+
+// retryLater waits out the project's backoff and puts j back in front of
+// its queue; pushes that arrived meanwhile join it, newest winning.
+func (d *Dispatcher) retryLater(ctx context.Context, j *job) {
+	project := j.deploy.Project
+	d.mu.Lock()
+	wait := min(max(2*d.backoff[project], time.Second), 30*time.Second)
+	d.backoff[project] = wait
+	d.mu.Unlock()
+	d.log.Warn("docker engine unreachable; deploy stays queued", "project", project, "deploy_id", j.deploy.ID, "retry_in", wait.String())
+	select {
+	case <-ctx.Done():
+		return // it stays queued in the ledger; Recover picks it up
+	case <-time.After(wait):
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if newer := d.pending[project]; newer != nil {
+		// The newer deploy's targets win; j's other services join it.
+		for name, w := range j.services {
+			if _, ok := newer.services[name]; !ok {
+				newer.services[name] = w
+			}
+		}
+		j.deploy.Status, j.deploy.Error, j.deploy.Finished = forge.StatusInterrupted, fmt.Sprintf("merged into deploy %d", newer.deploy.ID), d.now()
+		_ = d.led.Update(j.deploy)
+		newer.deploy.Services = servicesOf(newer.services)
+		_ = d.led.Update(newer.deploy)
+		return
+	}
+	d.pending[project] = j
+}
+
+// servicesOf is the queued record of a deploy's targets.
+func servicesOf(svcs map[string]want) []forge.ServiceDeploy {
+	var out []forge.ServiceDeploy
+	for _, name := range sortedKeys(svcs) {
+		out = append(out, forge.ServiceDeploy{Service: name, Image: svcs[name].image, Requested: svcs[name].digest})
+	}
+	return out
 }
 
 func (d *Dispatcher) projectLock(project string) *sync.Mutex {
@@ -228,6 +361,12 @@ func (d *Dispatcher) Submit(ctx context.Context, events []forge.Event) ([]forge.
 	// Only projects with containers: a push must not bring back a project
 	// the user took down.
 	refs, err := d.eng.Projects(ctx)
+	if errors.Is(err, forge.ErrEngineUnavailable) {
+		// The engine is down: match against the projects forge deployed
+		// before, and let the deploys wait in the queue until it is back
+		// (one whose project turns out not to run then does nothing).
+		refs, err = d.led.Projects()
+	}
 	if err != nil {
 		return nil, "", fmt.Errorf("discover projects: %w", err)
 	}
@@ -261,7 +400,7 @@ func (d *Dispatcher) Submit(ctx context.Context, events []forge.Event) ([]forge.
 				}
 				// A polled digest came from the registry itself a moment ago.
 				confirm := ev.Digest != "" && ev.Provider != forge.ProviderPoll
-				h.svcs[m.Service] = want{digest: ev.Digest, confirm: confirm, tag: m.Tag}
+				h.svcs[m.Service] = want{digest: ev.Digest, confirm: confirm, tag: m.Tag, image: withTag(imageOf(p, m.Service), m.Tag)}
 				h.event = ev
 			}
 		}
@@ -414,6 +553,15 @@ func imageTag(image string) (name, tag string, err error) {
 	return named.Name(), "latest", nil
 }
 
+func imageOf(p forge.Project, service string) string {
+	for _, s := range p.Services {
+		if s.Name == service {
+			return s.Image
+		}
+	}
+	return ""
+}
+
 func pinnedByDigest(image string) bool {
 	named, err := reference.ParseNormalizedNamed(image)
 	if err != nil {
@@ -427,6 +575,9 @@ func (d *Dispatcher) enqueue(ref forge.ProjectRef, svcs map[string]want, trig fo
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	j := d.pending[ref.Name]
+	if j == nil && len(d.pending) >= d.maxQueued {
+		return forge.QueuedDeploy{}, ErrQueueFull
+	}
 	if j == nil {
 		j = &job{
 			deploy: forge.Deploy{Project: ref.Name, Reason: forge.ReasonPush, Status: forge.StatusQueued, Queued: d.now()},
@@ -438,10 +589,7 @@ func (d *Dispatcher) enqueue(ref forge.ProjectRef, svcs map[string]want, trig fo
 	for s, w := range svcs {
 		j.services[s] = w
 	}
-	j.deploy.Services = j.deploy.Services[:0]
-	for _, s := range sortedKeys(j.services) {
-		j.deploy.Services = append(j.deploy.Services, forge.ServiceDeploy{Service: s})
-	}
+	j.deploy.Services = servicesOf(j.services)
 	var err error
 	if j.deploy.ID == 0 {
 		err = d.led.Create(&j.deploy)
@@ -452,12 +600,7 @@ func (d *Dispatcher) enqueue(ref forge.ProjectRef, svcs map[string]want, trig fo
 		return forge.QueuedDeploy{}, fmt.Errorf("queue deploy of %s: %w", ref.Name, err)
 	}
 	if d.pending[ref.Name] == nil {
-		d.pending[ref.Name] = j
-		d.ready = append(d.ready, ref.Name)
-		select {
-		case d.wake <- struct{}{}:
-		default: // Run has a wake-up pending already; it reads all of ready
-		}
+		d.schedule(j)
 	}
 	return forge.QueuedDeploy{ID: j.deploy.ID, Project: ref.Name, Services: sortedKeys(j.services), Status: forge.StatusQueued}, nil
 }
@@ -480,6 +623,14 @@ type Failure struct {
 func (f *Failure) Error() string {
 	return fmt.Sprintf("deploy %d of %s failed: %s", f.Deploy.ID, f.Deploy.Project, f.Deploy.Error)
 }
+
+// ErrQueueFull is returned by Submit when as many projects wait for a
+// deploy as the queue holds; the webhook answers 503 with Retry-After.
+var ErrQueueFull = errors.New("dispatch: deploy queue full")
+
+// errEngineDown marks a deploy that could not run because the Docker engine
+// is unreachable: it stays queued and is retried.
+var errEngineDown = errors.New("dispatch: docker engine unreachable; deploy stays queued")
 
 // ErrNothingToRollBack is returned when no earlier successful deploy exists.
 var ErrNothingToRollBack = errors.New("dispatch: no earlier successful deploy to roll back to")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/distribution/reference"
 
@@ -31,6 +32,15 @@ func (d *Dispatcher) execute(ctx context.Context, j *job) error {
 	log.Info("deploy started", "reason", dep.Reason, "services", sortedKeys(j.services))
 
 	reason, err := d.converge(ctx, j)
+	if errors.Is(err, forge.ErrEngineUnavailable) && dep.Reason == forge.ReasonPush && ctx.Err() == nil {
+		// A push waits for the engine: it stays queued and is retried.
+		dep.Status, dep.Started = forge.StatusQueued, time.Time{}
+		if uerr := d.led.Update(*dep); uerr != nil {
+			return fmt.Errorf("deploy %s: %w", j.ref.Name, uerr)
+		}
+		log.Debug("deploy waits for the engine", "error", d.scrub.String(err.Error()))
+		return errEngineDown
+	}
 	dep.Finished = d.now()
 	switch {
 	case err != nil && ctx.Err() != nil:
@@ -76,6 +86,9 @@ func (d *Dispatcher) converge(ctx context.Context, j *job) (string, error) {
 	if err != nil {
 		return d.engineReason(err, reasonRunning), err
 	}
+	if len(before) == 0 && dep.Reason == forge.ReasonPush {
+		return reasonNotRunning, fmt.Errorf("project %s has no containers", dep.Project)
+	}
 
 	services := map[string]forge.Service{}
 	for _, s := range p.Services {
@@ -96,7 +109,7 @@ func (d *Dispatcher) converge(ctx context.Context, j *job) (string, error) {
 		if w.tag != "" {
 			image = withTag(image, w.tag)
 		}
-		sd := forge.ServiceDeploy{Service: name, Image: image, Previous: before[name].Digest}
+		sd := forge.ServiceDeploy{Service: name, Image: image, Previous: before[name].Digest, Requested: w.digest}
 		pinned, reason, err := d.pin(ctx, image, w)
 		if err != nil {
 			dep.Services = append(dep.Services, sd)

@@ -2,9 +2,11 @@ package dispatch
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/docker-forge/docker-forge"
 )
@@ -58,7 +60,7 @@ func TestSubmitQueuesAndRunDeploys(t *testing.T) {
 		if rec.Status != forge.StatusSucceeded {
 			t.Fatalf("deploy %d of %s: %s %q, want succeeded", q.ID, q.Project, rec.Status, rec.Error)
 		}
-		want := []forge.ServiceDeploy{{Service: "web", Image: shopRepo + ":live", Pinned: shopRepo + "@" + v2, Digest: v2, Previous: v1, Changed: true}}
+		want := []forge.ServiceDeploy{{Service: "web", Image: shopRepo + ":live", Pinned: shopRepo + "@" + v2, Digest: v2, Previous: v1, Changed: true, Requested: v2}}
 		if !slices.Equal(rec.Services, want) {
 			t.Errorf("deploy of %s recorded %+v, want %+v", q.Project, rec.Services, want)
 		}
@@ -242,5 +244,52 @@ func TestLateOrReplayedPushDoesNotMoveAServiceBack(t *testing.T) {
 	}
 	if ups := e.eng.upCalls("shop"); len(ups) != 0 {
 		t.Fatalf("Up was called for a service already on the tag's digest: %+v", ups)
+	}
+}
+
+// TestPushesWaitForTheEngine: with the engine unreachable a push is still
+// queued (matched against the projects forge deployed before), stays queued
+// while the engine is down, and deploys once it is back.
+func TestPushesWaitForTheEngine(t *testing.T) {
+	e := newEnv(t)
+	e.eng.addProject("shop", enabled("web", shopRepo+":live"))
+	e.eng.run("shop", "web", dg("v1"))
+	if err := e.led.SaveProject(forge.ProjectRef{Name: "shop"}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	down := fmt.Errorf("dial unix /var/run/docker.sock: %w", forge.ErrEngineUnavailable)
+	e.eng.failProjects(down)
+	e.eng.failUp("shop", down)
+	e.eng.push(shopRepo, "live", dg("v2"))
+
+	queued, ignored, err := e.d.Submit(t.Context(), []forge.Event{pushEvent(dg("v2"), "d-down")})
+	if err != nil || len(queued) != 1 {
+		t.Fatalf("Submit with the engine down = %+v, %q, %v; want the push queued", queued, ignored, err)
+	}
+	e.startRun(t)
+	time.Sleep(300 * time.Millisecond)
+	if rec, _ := e.led.Get(queued[0].ID); rec.Status != forge.StatusQueued {
+		t.Fatalf("with the engine down the deploy is %s %q, want still queued", rec.Status, rec.Error)
+	}
+	e.eng.failProjects(nil)
+	e.eng.failUp("shop", nil)
+	if rec := e.waitFinal(t, queued[0].ID); rec.Status != forge.StatusSucceeded {
+		t.Fatalf("once the engine is back: %+v", rec)
+	}
+	if r, _ := e.eng.Running(t.Context(), "shop"); r["web"].Digest != dg("v2") {
+		t.Fatalf("web runs %s, want v2", r["web"].Digest)
+	}
+}
+
+func TestQueueIsBounded(t *testing.T) {
+	e := newEnvConfig(t, Config{MaxQueued: 1})
+	for _, name := range []string{"a", "b"} {
+		e.eng.addProject(name, enabled("web", shopRepo+":live"))
+		e.eng.run(name, "web", dg("v1"))
+	}
+	e.eng.push(shopRepo, "live", dg("v2"))
+	_, _, err := e.d.Submit(t.Context(), []forge.Event{pushEvent(dg("v2"), "d-1")})
+	if !errors.Is(err, ErrQueueFull) {
+		t.Fatalf("Submit for two projects with room for one = %v, want ErrQueueFull", err)
 	}
 }

@@ -192,49 +192,66 @@ func TestRollback(t *testing.T) {
 // errAny stands for "some error" in tables.
 var errAny = errors.New("any error")
 
-func TestRecoverMarksUnfinishedDeploysInterrupted(t *testing.T) {
+// TestRecoverRunsWhatAPreviousDaemonLeftUnfinished: a queued push (the
+// durable inbox) is deployed after a restart; a deploy that was running is
+// marked interrupted and converged again by a new deploy with the same
+// targets; final deploys are left alone.
+func TestRecoverRunsWhatAPreviousDaemonLeftUnfinished(t *testing.T) {
+	const webRepo = "ghcr.io/acme/web"
 	e := newEnv(t)
-	queued := forge.Deploy{Project: "shop", Reason: forge.ReasonPush, Status: forge.StatusQueued, Queued: time.Now()}
-	running := forge.Deploy{Project: "blog", Reason: forge.ReasonManual, Status: forge.StatusRunning, Queued: time.Now(), Started: time.Now()}
+	e.eng.addProject("shop", enabled("web", webRepo+":live"))
+	e.eng.addProject("blog", enabled("web", webRepo+":live"))
+	e.eng.run("shop", "web", dg("v1"))
+	e.eng.run("blog", "web", dg("v1"))
+	e.eng.push(webRepo, "live", dg("v2"))
+	for _, name := range []string{"shop", "blog"} {
+		if err := e.led.SaveProject(forge.ProjectRef{Name: name}, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	target := []forge.ServiceDeploy{{Service: "web", Image: webRepo + ":live", Requested: dg("v2")}}
+	queued := forge.Deploy{Project: "shop", Reason: forge.ReasonPush, Status: forge.StatusQueued, Queued: time.Now(), Services: target,
+		Trigger: forge.Trigger{Provider: "distribution", Delivery: "d-7"}}
+	running := forge.Deploy{Project: "blog", Reason: forge.ReasonPush, Status: forge.StatusRunning, Queued: time.Now(), Started: time.Now(), Services: target}
 	done := forge.Deploy{Project: "shop", Reason: forge.ReasonManual, Status: forge.StatusSucceeded, Queued: time.Now()}
 	failed := forge.Deploy{Project: "shop", Reason: forge.ReasonManual, Status: forge.StatusFailed, Error: reasonUp, Queued: time.Now()}
-	for _, dep := range []*forge.Deploy{&queued, &running, &done, &failed} {
+	for _, dep := range []*forge.Deploy{&done, &failed, &queued, &running} {
 		if err := e.led.Create(dep); err != nil {
 			t.Fatal(err)
 		}
 	}
-
 	if err := e.d.Recover(); err != nil {
 		t.Fatal(err)
 	}
-
-	tests := []struct {
-		name       string
-		id         uint64
-		wantStatus forge.Status
-		wantError  string
-	}{
-		{"queued", queued.ID, forge.StatusInterrupted, reasonInterrupt},
-		{"running", running.ID, forge.StatusInterrupted, reasonInterrupt},
-		{"succeeded stays", done.ID, forge.StatusSucceeded, ""},
-		{"failed stays", failed.ID, forge.StatusFailed, reasonUp},
+	if rec, _ := e.led.Get(running.ID); rec.Status != forge.StatusInterrupted || rec.Error != reasonInterrupt || rec.Finished.IsZero() {
+		t.Fatalf("the running deploy after Recover: %+v, want interrupted", rec)
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			rec, err := e.led.Get(tt.id)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if rec.Status != tt.wantStatus || rec.Error != tt.wantError {
-				t.Errorf("deploy %d: %s %q, want %s %q", tt.id, rec.Status, rec.Error, tt.wantStatus, tt.wantError)
-			}
-			if tt.wantStatus == forge.StatusInterrupted && rec.Finished.IsZero() {
-				t.Errorf("interrupted deploy %d has no finish time", tt.id)
-			}
-		})
+	for _, id := range []uint64{done.ID, failed.ID} {
+		if rec, _ := e.led.Get(id); !rec.Status.Final() || rec.Finished != (time.Time{}) && rec.Error == reasonInterrupt {
+			t.Fatalf("a final deploy was touched: %+v", rec)
+		}
+	}
+	e.startRun(t)
+	if rec := e.waitFinal(t, queued.ID); rec.Status != forge.StatusSucceeded || rec.Trigger.Delivery != "d-7" {
+		t.Fatalf("the queued push after a restart: %+v, want deployed", rec)
+	}
+	hist, _ := e.led.History("blog", 0)
+	if len(hist) != 2 || hist[0].ID == running.ID {
+		t.Fatalf("blog history %+v, want the interrupted deploy and a new one converging again", hist)
+	}
+	if rec := e.waitFinal(t, hist[0].ID); rec.Status != forge.StatusSucceeded {
+		t.Fatalf("the converging deploy: %+v", rec)
+	}
+	for _, project := range []string{"shop", "blog"} {
+		if r, _ := e.eng.Running(t.Context(), project); r["web"].Digest != dg("v2") {
+			t.Fatalf("%s runs %s, want v2", project, r["web"].Digest)
+		}
+		if n := len(e.eng.upCalls(project)); n != 1 {
+			t.Fatalf("%s: %d compose ups, want exactly one", project, n)
+		}
 	}
 	if left, err := e.led.Unfinished(); err != nil || len(left) != 0 {
-		t.Errorf("unfinished after Recover: %+v, %v", left, err)
+		t.Errorf("unfinished after the queue drained: %+v, %v", left, err)
 	}
 }
 

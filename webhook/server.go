@@ -7,6 +7,7 @@ package webhook
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -61,9 +62,12 @@ type Config struct {
 	// AllowUnauthenticated accepts hooks without any auth (local testing).
 	AllowUnauthenticated bool
 	// MaxBody caps a request body in bytes; 0 means DefaultMaxBody.
-	MaxBody    int64
-	Dispatcher Dispatcher
-	Logger     *slog.Logger
+	MaxBody int64
+	// MaxInFlight bounds the deliveries being queued at once; beyond it a
+	// delivery is answered 503 with Retry-After at once. 0 means 256.
+	MaxInFlight int
+	Dispatcher  Dispatcher
+	Logger      *slog.Logger
 	// Registerer receives the listener's metrics; nil registers none.
 	Registerer prometheus.Registerer
 }
@@ -71,6 +75,7 @@ type Config struct {
 // Server serves /hooks/{provider} and /healthz.
 type Server struct {
 	cfg       Config
+	inflight  chan struct{}
 	log       *slog.Logger
 	providers map[string]provider
 	requests  *prometheus.CounterVec
@@ -146,6 +151,7 @@ func New(cfg Config) (*Server, error) {
 		cfg:       cfg,
 		log:       cfg.Logger.With("component", "webhook"),
 		providers: providers(),
+		inflight:  make(chan struct{}, cmp.Or(cfg.MaxInFlight, 256)),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "forge_webhook_requests_total",
 			Help: "Webhook requests by provider and HTTP status.",
@@ -218,6 +224,12 @@ func (s *Server) hook(w http.ResponseWriter, r *http.Request) (err error) {
 	p, ok := s.providers[name]
 	if !ok {
 		return Errorf(http.StatusNotFound, "unknown provider %q (supported: %s)", name, strings.Join(s.Providers(), ", "))
+	}
+	select {
+	case s.inflight <- struct{}{}:
+		defer func() { <-s.inflight }()
+	default:
+		return Errorf(http.StatusServiceUnavailable, "too many deliveries in progress; retry later")
 	}
 	body, err := readBody(w, r, s.cfg.MaxBody)
 	if err != nil {
