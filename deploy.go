@@ -69,7 +69,11 @@ type Deploy struct {
 	// Error is a generic reason, safe to show and store: never the raw error.
 	Error string `json:"error,omitempty"`
 	// RollbackOf is the deploy whose digests a rollback replayed.
-	RollbackOf uint64    `json:"rollback_of,omitempty"`
+	RollbackOf uint64 `json:"rollback_of,omitempty"`
+	// Reverts is the failed deploy an automatic rollback undid, and
+	// RevertedBy, on that failed deploy, the rollback that undid it.
+	Reverts    uint64    `json:"reverts,omitempty"`
+	RevertedBy uint64    `json:"reverted_by,omitempty"`
 	Queued     time.Time `json:"queued"`
 	Started    time.Time `json:"started,omitzero"`
 	Finished   time.Time `json:"finished,omitzero"`

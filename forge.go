@@ -4,7 +4,10 @@
 // library only, so every other package can depend on it.
 package forge
 
-import "errors"
+import (
+	"errors"
+	"time"
+)
 
 // ErrEngineUnavailable marks errors caused by a Docker engine that cannot be
 // reached; the engine wraps it, the dispatcher and the API classify by it.
@@ -20,8 +23,16 @@ const (
 	LabelEnable = "forge.enable"
 	// LabelPolicy chooses which pushes a service follows; see Policy.
 	LabelPolicy = "forge.policy"
-	// LabelRollback is "auto" or "manual".
+	// LabelRollback is "auto" or "manual": whether a deploy whose health
+	// gate fails is rolled back at once. The default is auto for services
+	// with a healthcheck, manual for the others.
 	LabelRollback = "forge.rollback"
+	// LabelHealthTimeout bounds the health gate after a deploy (a Go
+	// duration, default 60s).
+	LabelHealthTimeout = "forge.health-timeout"
+	// LabelSettle is how long a service without a healthcheck must stay
+	// running to pass the gate (a Go duration, default 3s).
+	LabelSettle = "forge.settle"
 	// LabelPoll schedules a registry check of the service's tag, for
 	// registries that send no (or lose) notifications: a robfig/cron spec
 	// such as "@every 5m" or "*/10 * * * *". Off when unset.
@@ -68,6 +79,8 @@ type Service struct {
 	Name   string            `json:"name"`
 	Image  string            `json:"image"`
 	Labels map[string]string `json:"labels,omitempty"`
+	// DependsOn names the services this one depends on.
+	DependsOn []string `json:"depends_on,omitempty"`
 }
 
 // Enabled reports whether the service opted in with forge.enable=true.
@@ -79,6 +92,18 @@ func (s Service) Policy() string {
 		return p
 	}
 	return PolicyDigest
+}
+
+// Health is a service container's state as the health gate reads it.
+type Health struct {
+	Running bool `json:"running"`
+	// Status is the healthcheck's: "starting", "healthy", "unhealthy", or
+	// empty for a container without a healthcheck.
+	Status    string    `json:"status,omitempty"`
+	StartedAt time.Time `json:"started_at"`
+	Restarts  int       `json:"restarts"`
+	// State is the engine's word: running, exited, restarting, ...
+	State string `json:"state"`
 }
 
 // Running describes what a service's container runs right now, as read from

@@ -30,6 +30,8 @@ type ProjectStatus struct {
 	WorkingDir string          `json:"working_dir,omitempty"`
 	Services   []ServiceStatus `json:"services"`
 	LastDeploy *forge.Deploy   `json:"last_deploy,omitempty"`
+	// Attention says why the project needs a person (a rollback failed).
+	Attention string `json:"attention,omitempty"`
 	// Error says why the project's model or containers could not be read.
 	Error string `json:"error,omitempty"`
 }
@@ -96,6 +98,7 @@ func (l *Local) Projects(ctx context.Context) ([]ProjectStatus, error) {
 		if h, err := l.Ledger.History(ref.Name, 1); err == nil && len(h) > 0 {
 			st.LastDeploy = &h[0]
 		}
+		st.Attention, _ = l.Ledger.Attention(ref.Name)
 		p, err := l.Engine.LoadProject(ctx, ref)
 		if err != nil {
 			st.Error = "compose project could not be loaded"

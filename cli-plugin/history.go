@@ -63,6 +63,12 @@ func writeHistory(w io.Writer, h []forge.Deploy) error {
 		if d.RollbackOf != 0 {
 			note = strings.TrimSpace(fmt.Sprintf("to deploy %d %s", d.RollbackOf, note))
 		}
+		if d.Reverts != 0 {
+			note = strings.TrimSpace(fmt.Sprintf("undoes deploy %d %s", d.Reverts, note))
+		}
+		if d.RevertedBy != 0 {
+			note = strings.TrimSpace(fmt.Sprintf("%s; rolled back by %d", note, d.RevertedBy))
+		}
 		started := d.Started
 		if started.IsZero() {
 			started = d.Queued

@@ -46,6 +46,9 @@ func writeProjects(w io.Writer, ps []api.ProjectStatus) error {
 		if d := p.LastDeploy; d != nil {
 			last = fmt.Sprintf("%d %s %s", d.ID, d.Reason, d.Status)
 		}
+		if p.Attention != "" {
+			last += " (NEEDS ATTENTION: " + p.Attention + ")"
+		}
 		if p.Error != "" {
 			fmt.Fprintf(tw, "%s\t-\t-\t-\t%s\t%s\n", p.Name, p.Error, last)
 			continue

@@ -42,6 +42,9 @@ type serveOptions struct {
 	replayWindowSet      bool
 	config               string
 	pollRefresh          string
+	healthTimeout        time.Duration
+	settle               time.Duration
+	maxQueued            int
 }
 
 func newServeCommand(dockerCli command.Cli, g *globalOptions) *cobra.Command {
@@ -76,6 +79,9 @@ Endpoints: /healthz, /metrics (Prometheus), /hooks/{provider}; the JSON API
 	f.Int64Var(&o.maxBody, "max-body", webhook.DefaultMaxBody, "largest webhook body accepted, in bytes")
 	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a stop waits for a running deploy")
 	f.DurationVar(&o.replayWindow, "replay-window", webhook.DefaultReplayWindow, "how long a webhook delivery id is refused as a duplicate (overrides the config file)")
+	f.DurationVar(&o.healthTimeout, "health-timeout", dispatch.DefaultHealthTimeout, "how long a deployed service may take to become healthy (forge.health-timeout overrides it per service)")
+	f.DurationVar(&o.settle, "settle", dispatch.DefaultSettle, "how long a service without a healthcheck must stay running to pass the health gate (forge.settle)")
+	f.IntVar(&o.maxQueued, "max-queued", 1024, "projects that may wait for a deploy at once; past it webhooks are answered 503")
 	f.StringVar(&o.pollRefresh, "poll-refresh", poll.DefaultRefresh, "how often to re-read which services carry a forge.poll schedule (a cron spec)")
 	f.StringVar(&o.config, "config", "", "config file with per-provider secrets (default <data-dir>/config.yaml, if present)")
 	return cmd
@@ -157,6 +163,7 @@ func newDaemon(ctx context.Context, dockerCli command.Cli, led *ledger.Ledger, s
 	}
 	disp := dispatch.New(dispatch.Config{
 		Engine: eng, Ledger: led, Logger: log, StopGrace: o.shutdownTimeout,
+		HealthTimeout: o.healthTimeout, Settle: o.settle, MaxQueued: o.maxQueued,
 		Secrets: append(registrySecrets(dockerCli), secrets.all()...),
 	})
 	if err := disp.Recover(); err != nil {

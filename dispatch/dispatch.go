@@ -35,6 +35,8 @@ type Engine interface {
 	Running(ctx context.Context, project string) (map[string]forge.Running, error)
 	// Up brings the pinned services (service -> repo@digest) up.
 	Up(ctx context.Context, ref forge.ProjectRef, pins map[string]string, whole bool) error
+	// Health reads what the health gate needs of each service's container.
+	Health(ctx context.Context, project string) (map[string]forge.Health, error)
 }
 
 // Config configures a Dispatcher.
@@ -52,19 +54,24 @@ type Config struct {
 	// MaxQueued bounds how many projects may wait for a deploy at once;
 	// 0 means 1024. Pushes for a project already waiting always join it.
 	MaxQueued int
+	// HealthTimeout and Settle are the health gate's defaults
+	// (forge.health-timeout and forge.settle override them per service);
+	// 0 means DefaultHealthTimeout and DefaultSettle.
+	HealthTimeout, Settle time.Duration
 }
 
 // Dispatcher queues and runs deploys. Create it with New, then call Recover
 // once and Run for the daemon's lifetime; Deploy and Rollback run
 // synchronously and work without Run (the CLI uses them that way).
 type Dispatcher struct {
-	eng       Engine
-	led       *ledger.Ledger
-	log       *slog.Logger
-	scrub     *scrubber
-	now       func() time.Time
-	grace     time.Duration
-	maxQueued int
+	eng                   Engine
+	led                   *ledger.Ledger
+	log                   *slog.Logger
+	scrub                 *scrubber
+	now                   func() time.Time
+	grace                 time.Duration
+	maxQueued             int
+	healthTimeout, settle time.Duration
 
 	mu      sync.Mutex
 	pending map[string]*job          // project -> the queued deploy not started yet
@@ -108,18 +115,20 @@ func New(cfg Config) *Dispatcher {
 		now = time.Now
 	}
 	return &Dispatcher{
-		eng:       cfg.Engine,
-		led:       cfg.Ledger,
-		log:       log.With("component", "dispatch"),
-		scrub:     newScrubber(cfg.Secrets),
-		now:       now,
-		grace:     cmp.Or(cfg.StopGrace, 30*time.Second),
-		maxQueued: cmp.Or(cfg.MaxQueued, 1024),
-		pending:   map[string]*job{},
-		backoff:   map[string]time.Duration{},
-		workers:   map[string]bool{},
-		locks:     map[string]*sync.Mutex{},
-		wake:      make(chan struct{}, 1),
+		eng:           cfg.Engine,
+		led:           cfg.Ledger,
+		log:           log.With("component", "dispatch"),
+		scrub:         newScrubber(cfg.Secrets),
+		now:           now,
+		grace:         cmp.Or(cfg.StopGrace, 30*time.Second),
+		maxQueued:     cmp.Or(cfg.MaxQueued, 1024),
+		healthTimeout: cmp.Or(cfg.HealthTimeout, DefaultHealthTimeout),
+		settle:        cmp.Or(cfg.Settle, DefaultSettle),
+		pending:       map[string]*job{},
+		backoff:       map[string]time.Duration{},
+		workers:       map[string]bool{},
+		locks:         map[string]*sync.Mutex{},
+		wake:          make(chan struct{}, 1),
 	}
 }
 

@@ -54,9 +54,20 @@ func (d *Dispatcher) execute(ctx context.Context, j *job) error {
 		dep.Error = reason
 		log.Error("deploy failed", "reason", reason)
 		log.Debug("deploy failure detail", "error", d.scrub.String(err.Error()))
+		if gf, ok := errors.AsType[*gateFailure](err); ok && dep.Reason != forge.ReasonRollback && wantsRollback(gf.project, dep, gf.result) {
+			// Recorded failed first, so a crash during the rollback leaves
+			// a final status behind.
+			if uerr := d.led.Update(*dep); uerr != nil {
+				log.Error("deploy outcome not recorded", "error", uerr)
+			}
+			d.autoRollback(ctx, j, dep)
+		}
 	default:
 		dep.Status = forge.StatusSucceeded
 		log.Info("deploy succeeded", "duration", dep.Finished.Sub(dep.Started).String())
+		if err := d.led.SetAttention(dep.Project, ""); err != nil {
+			log.Warn("attention flag not cleared", "error", err)
+		}
 	}
 	// The ledger needs no context: a daemon stopping mid-deploy still writes
 	// down how the deploy ended.
@@ -155,7 +166,68 @@ func (d *Dispatcher) converge(ctx context.Context, j *job) (string, error) {
 	if len(mismatch) > 0 {
 		return reasonVerify, fmt.Errorf("verify: %v", mismatch)
 	}
+	if g := d.gate(ctx, p, dep); !g.passed {
+		return "health gate failed: " + g.why, &gateFailure{project: p, result: g}
+	}
 	return "", nil
+}
+
+// gateFailure is a deploy whose services did not come up healthy.
+type gateFailure struct {
+	project forge.Project
+	result  gateResult
+}
+
+func (g *gateFailure) Error() string { return "health gate: " + g.result.why }
+
+// autoRollback returns the services of a deploy that failed its health gate
+// to the digests they ran before, the last ones that passed their gate. The
+// rollback is recorded, and gated, as a deploy of its own; if it fails too
+// the project is marked as needing attention, and nothing more is tried.
+// The project's lock is held.
+func (d *Dispatcher) autoRollback(ctx context.Context, j *job, failed *forge.Deploy) {
+	rb := &job{
+		deploy: forge.Deploy{
+			Project: failed.Project, Reason: forge.ReasonRollback, Reverts: failed.ID,
+			Trigger: failed.Trigger, Status: forge.StatusRunning, Queued: d.now(), Started: d.now(),
+		},
+		ref:      j.ref,
+		services: map[string]want{},
+		explicit: true,
+	}
+	hist, _ := d.led.History(failed.Project, 0)
+	for _, s := range failed.Services {
+		if s.Changed && s.Previous != "" {
+			rb.services[s.Service] = want{digest: s.Previous}
+			rb.deploy.RollbackOf = max(rb.deploy.RollbackOf, deployedBy(hist, s.Service, s.Previous))
+		}
+	}
+	log := d.log.With("project", failed.Project, "deploy_id", failed.ID)
+	if len(rb.services) == 0 {
+		log.Error("health gate failed and nothing ran before to roll back to")
+		_ = d.led.SetAttention(failed.Project, fmt.Sprintf("deploy %d failed its health gate with nothing to roll back to", failed.ID))
+		return
+	}
+	if err := d.led.Create(&rb.deploy); err != nil {
+		log.Error("automatic rollback not recorded", "error", err)
+		return
+	}
+	failed.RevertedBy = rb.deploy.ID
+	log.Warn("health gate failed; rolling back", "rollback_id", rb.deploy.ID, "reason", failed.Error)
+	reason, err := d.converge(ctx, rb)
+	rb.deploy.Finished = d.now()
+	if err != nil {
+		rb.deploy.Status, rb.deploy.Error = forge.StatusFailed, reason
+		log.Error("automatic rollback failed; the project needs attention", "rollback_id", rb.deploy.ID, "reason", reason)
+		log.Debug("rollback failure detail", "error", d.scrub.String(err.Error()))
+		_ = d.led.SetAttention(failed.Project, fmt.Sprintf("deploy %d failed its health gate and its rollback %d failed: %s", failed.ID, rb.deploy.ID, reason))
+	} else {
+		rb.deploy.Status = forge.StatusSucceeded
+		log.Info("automatic rollback succeeded", "rollback_id", rb.deploy.ID)
+	}
+	if uerr := d.led.Update(rb.deploy); uerr != nil {
+		log.Error("rollback outcome not recorded", "error", uerr)
+	}
 }
 
 // recordPostState fills each service's digest and whether it was recreated

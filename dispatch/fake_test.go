@@ -36,6 +36,9 @@ type fakeEngine struct {
 	errs     struct{ projects, running error }            // engine-wide failures
 	errsBy   struct{ load, up, resolve map[string]error } // failures by project or image ref
 
+	health   map[string]map[string]forge.Health // project -> service -> health; default running long, no healthcheck
+	healthOf map[string]forge.Health            // digest -> health of any container running it
+
 	ups       []upCall
 	resolved  []string
 	loads     map[string]int
@@ -201,6 +204,41 @@ func (f *fakeEngine) Running(_ context.Context, project string) (map[string]forg
 		return nil, f.errs.running
 	}
 	return maps.Clone(f.running[project]), nil
+}
+
+// Health reports every service that runs as running for long, without a
+// healthcheck, unless the test set its health.
+func (f *fakeEngine) Health(_ context.Context, project string) (map[string]forge.Health, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.errs.running != nil {
+		return nil, f.errs.running
+	}
+	out := map[string]forge.Health{}
+	for svc, r := range f.running[project] {
+		h := forge.Health{Running: r.State == "running", State: r.State, StartedAt: time.Now().Add(-time.Hour)}
+		if set, ok := f.health[project][svc]; ok {
+			h = set
+		}
+		if set, ok := f.healthOf[r.Digest]; ok {
+			h = set
+		}
+		out[svc] = h
+	}
+	return out, nil
+}
+
+// setHealth makes Health report h for a service from now on.
+func (f *fakeEngine) setHealth(project, service string, h forge.Health) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.health == nil {
+		f.health = map[string]map[string]forge.Health{}
+	}
+	if f.health[project] == nil {
+		f.health[project] = map[string]forge.Health{}
+	}
+	f.health[project][service] = h
 }
 
 func (f *fakeEngine) Up(ctx context.Context, ref forge.ProjectRef, pins map[string]string, whole bool) error {

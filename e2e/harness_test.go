@@ -309,6 +309,12 @@ notifications:
 // busybox (sh, httpd, sleep, cat) and nothing else.
 func (e *env) importImage(ref, version string) {
 	e.t.Helper()
+	e.importImageFiles(ref, version, nil)
+}
+
+// importImageFiles is importImage with extra files under /www.
+func (e *env) importImageFiles(ref, version string, files map[string]string) {
+	e.t.Helper()
 	busybox, err := os.ReadFile("/bin/busybox")
 	if err != nil {
 		e.t.Fatal(err)
@@ -332,6 +338,9 @@ func (e *env) importImage(ref, version string) {
 	}
 	v := []byte(version + "\n")
 	add(&tar.Header{Name: "www/version", Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(v))}, v)
+	for name, body := range files {
+		add(&tar.Header{Name: "www/" + name, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(body))}, []byte(body))
+	}
 	if err := tw.Close(); err != nil {
 		e.t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/distribution/reference"
@@ -176,7 +177,12 @@ func (e *Engine) LoadProject(ctx context.Context, ref forge.ProjectRef) (forge.P
 	}
 	for _, name := range p.ServiceNames() {
 		s := p.Services[name]
-		out.Services = append(out.Services, forge.Service{Name: name, Image: s.Image, Labels: s.Labels})
+		deps := make([]string, 0, len(s.DependsOn))
+		for dep := range s.DependsOn {
+			deps = append(deps, dep)
+		}
+		slices.Sort(deps)
+		out.Services = append(out.Services, forge.Service{Name: name, Image: s.Image, Labels: s.Labels, DependsOn: deps})
 	}
 	if cacheable {
 		e.models.put(ref.Name, stamp, out)
@@ -344,4 +350,41 @@ func (e *Engine) RegistryCredentials(host string) (string, string) {
 		return "<token>", ac.IdentityToken
 	}
 	return ac.Username, ac.Password
+}
+
+// Health reads, per service, what the health gate needs of its container:
+// running or not, its healthcheck's status, when it started, how often it
+// restarted.
+func (e *Engine) Health(ctx context.Context, project string) (map[string]forge.Health, error) {
+	res, err := e.cli.Client().ContainerList(ctx, client.ContainerListOptions{
+		All:     true,
+		Filters: make(client.Filters).Add("label", forge.ComposeProjectLabel+"="+project),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list containers of %s: %w", project, classify(err))
+	}
+	out := map[string]forge.Health{}
+	for _, c := range res.Items {
+		svc := c.Labels[forge.ComposeServiceLabel]
+		if svc == "" || c.Labels[forge.ComposeOneoffLabel] == "True" {
+			continue
+		}
+		if prev, ok := out[svc]; ok && prev.Running {
+			continue
+		}
+		in, err := e.cli.Client().ContainerInspect(ctx, c.ID, client.ContainerInspectOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("inspect %s of %s/%s: %w", shortID(c.ID), project, svc, classify(err))
+		}
+		h := forge.Health{Restarts: in.Container.RestartCount}
+		if st := in.Container.State; st != nil {
+			h.Running, h.State = st.Running && !st.Restarting, string(st.Status)
+			h.StartedAt, _ = time.Parse(time.RFC3339Nano, st.StartedAt)
+			if st.Health != nil {
+				h.Status = string(st.Health.Status)
+			}
+		}
+		out[svc] = h
+	}
+	return out, nil
 }

@@ -8,6 +8,7 @@
 package ledger
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -65,6 +66,9 @@ type projectRecord struct {
 	V       int              `json:"v"`
 	Ref     forge.ProjectRef `json:"ref"`
 	Updated time.Time        `json:"updated"`
+	// Attention says why the project needs a person (a rollback that
+	// failed); empty when all is well.
+	Attention string `json:"attention,omitempty"`
 }
 
 // Open opens (creating if needed) the ledger at path.
@@ -302,15 +306,56 @@ func decode(v []byte, d *forge.Deploy) error {
 
 // SaveProject remembers where a project's compose model lives.
 func (l *Ledger) SaveProject(ref forge.ProjectRef, now time.Time) error {
-	v, err := json.Marshal(projectRecord{V: schemaVersion, Ref: ref, Updated: now})
-	if err != nil {
-		return fmt.Errorf("save project %s: %w", ref.Name, err)
-	}
-	err = l.db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketProjects).Put([]byte(ref.Name), v)
+	return l.updateProject(ref.Name, func(rec *projectRecord) {
+		rec.Ref, rec.Updated = ref, now
+	})
+}
+
+// SetAttention records why a project needs a person, or clears it with "".
+func (l *Ledger) SetAttention(project, why string) error {
+	return l.updateProject(project, func(rec *projectRecord) {
+		if rec.Ref.Name == "" {
+			rec.Ref.Name = project
+		}
+		rec.Attention = why
+	})
+}
+
+// Attention returns why a project needs a person, "" when it does not.
+func (l *Ledger) Attention(project string) (string, error) {
+	var rec projectRecord
+	err := l.db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bucketProjects).Get([]byte(project)); v != nil {
+			return json.Unmarshal(v, &rec)
+		}
+		return nil
+	})
+	return rec.Attention, err
+}
+
+func (l *Ledger) updateProject(name string, change func(*projectRecord)) error {
+	err := l.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketProjects)
+		var rec projectRecord
+		old := b.Get([]byte(name))
+		if old != nil {
+			if err := json.Unmarshal(old, &rec); err != nil {
+				return fmt.Errorf("decode project: %w", err)
+			}
+		}
+		change(&rec)
+		rec.V = schemaVersion
+		v, err := json.Marshal(rec)
+		if err != nil {
+			return err
+		}
+		if bytes.Equal(v, old) {
+			return nil // unchanged: no write
+		}
+		return b.Put([]byte(name), v)
 	})
 	if err != nil {
-		return fmt.Errorf("save project %s: %w", ref.Name, err)
+		return fmt.Errorf("save project %s: %w", name, err)
 	}
 	return nil
 }
