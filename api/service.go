@@ -7,6 +7,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 
@@ -84,7 +85,8 @@ func (l *Local) History(_ context.Context, project string, limit int) ([]forge.D
 // deployed before, with their forge-enabled services and last deploy.
 func (l *Local) Projects(ctx context.Context) ([]ProjectStatus, error) {
 	refs, err := l.Engine.Projects(ctx)
-	if err != nil {
+	engineDown := errors.Is(err, forge.ErrEngineUnavailable)
+	if err != nil && !engineDown {
 		return nil, fmt.Errorf("list projects: %w", err)
 	}
 	saved, err := l.Ledger.Projects()
@@ -99,6 +101,12 @@ func (l *Local) Projects(ctx context.Context) ([]ProjectStatus, error) {
 			st.LastDeploy = &h[0]
 		}
 		st.Attention, _ = l.Ledger.Attention(ref.Name)
+		if engineDown {
+			// The ledger still knows the project and its queued deploys.
+			st.Error = "docker engine unreachable"
+			out = append(out, st)
+			continue
+		}
 		p, err := l.Engine.LoadProject(ctx, ref)
 		if err != nil {
 			st.Error = "compose project could not be loaded"

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/docker-forge/docker-forge"
 	"github.com/docker-forge/docker-forge/api"
@@ -208,12 +209,24 @@ func TestLocalProjectsEmpty(t *testing.T) {
 	}
 }
 
+// TestLocalProjectsEngineDown: with the engine unreachable, ls still lists
+// the projects the ledger knows, each with its last (queued) deploy and the
+// reason its containers cannot be shown.
 func TestLocalProjectsEngineDown(t *testing.T) {
 	down := fmt.Errorf("%w: dial unix /var/run/docker.sock: connect: no such file or directory", forge.ErrEngineUnavailable)
-	l := &api.Local{Ledger: openLedger(t), Engine: &fakeLister{refsErr: down}}
-	_, err := l.Projects(t.Context())
-	if !errors.Is(err, forge.ErrEngineUnavailable) {
-		t.Errorf("error %v, want one wrapping forge.ErrEngineUnavailable", err)
+	led := openLedger(t)
+	if err := led.SaveProject(forge.ProjectRef{Name: "shop"}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	queued := record(t, led, forge.Deploy{Project: "shop", Reason: forge.ReasonPush, Status: forge.StatusQueued})[0]
+	l := &api.Local{Ledger: led, Engine: &fakeLister{refsErr: down}}
+	ps, err := l.Projects(t.Context())
+	if err != nil {
+		t.Fatalf("Projects with the engine down: %v", err)
+	}
+	if len(ps) != 1 || ps[0].Name != "shop" || ps[0].Error != "docker engine unreachable" || ps[0].LastDeploy == nil ||
+		ps[0].LastDeploy.ID != queued.ID || ps[0].LastDeploy.Status != forge.StatusQueued {
+		t.Fatalf("Projects = %+v, want shop with its queued deploy and the engine's state", ps)
 	}
 }
 
