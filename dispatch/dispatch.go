@@ -102,6 +102,9 @@ type job struct {
 	services map[string]want
 	// explicit marks services named by the user: they need not be forge-enabled.
 	explicit bool
+	// recovered marks a deploy converging again after a crash: its project
+	// ran before, even if the crash left a service without a container.
+	recovered bool
 }
 
 // New returns a Dispatcher; it starts nothing.
@@ -217,7 +220,7 @@ func (d *Dispatcher) requeue(dep forge.Deploy) error {
 		}
 		delete(d.pending, dep.Project)
 	}
-	j := &job{deploy: dep, ref: ref, services: svcs, explicit: dep.Reason != forge.ReasonPush}
+	j := &job{deploy: dep, ref: ref, services: svcs, explicit: dep.Reason != forge.ReasonPush, recovered: true}
 	j.deploy.Services = j.deploy.Services[:0]
 	for _, name := range sortedKeys(svcs) {
 		j.deploy.Services = append(j.deploy.Services, forge.ServiceDeploy{Service: name, Image: svcs[name].image, Requested: svcs[name].digest})

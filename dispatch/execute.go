@@ -97,7 +97,7 @@ func (d *Dispatcher) converge(ctx context.Context, j *job) (string, error) {
 	if err != nil {
 		return d.engineReason(err, reasonRunning), err
 	}
-	if len(before) == 0 && dep.Reason == forge.ReasonPush {
+	if len(before) == 0 && dep.Reason == forge.ReasonPush && !j.recovered {
 		return reasonNotRunning, fmt.Errorf("project %s has no containers", dep.Project)
 	}
 
