@@ -10,7 +10,7 @@ export CGO_ENABLED ?= 0
 # Root running in a checkout owned by someone else makes VCS stamping fail.
 export GOFLAGS ?= -buildvcs=false
 
-.PHONY: serve build install test test-unit test-e2e services bench lint fuzz clean
+.PHONY: load crash serve build install test test-unit test-e2e services bench lint fuzz clean
 
 serve: ## set up a fresh machine (Docker, plugin, secret) and run `docker forge serve`
 	./scripts/serve.sh
@@ -33,9 +33,17 @@ test-unit: ## unit tests only (no engine)
 test-e2e: services
 	FORGE_E2E=1 $(GO) test -count=1 -v ./e2e
 
-bench: services ## benchmarks: webhook ingest, deploy overhead and ack latency against the real engine
+bench: services ## benchmarks: webhook ingest, deploy overhead, ack latency, health-gate overhead, and the full load test
 	$(GO) test -run '^$$' -bench . -benchtime 5x ./webhook ./ledger
 	FORGE_E2E=1 $(GO) test -run '^$$' -bench . -benchtime 10x -timeout 20m ./e2e
+	$(MAKE) --no-print-directory load
+
+load: services ## the full load test: 1000 signed webhooks/s for 30 s against a real daemon (CI runs 200/s for 5 s)
+	FORGE_E2E=1 FORGE_LOAD_RATE=$${FORGE_LOAD_RATE:-1000} FORGE_LOAD_SECONDS=$${FORGE_LOAD_SECONDS:-30} \
+		$(GO) test -count=1 -run TestWebhookLoad -v -timeout 15m ./e2e
+
+crash: services ## the crash test: SIGKILL the daemon at random points, FORGE_CRASH_ROUNDS (default 20) rounds
+	FORGE_E2E=1 $(GO) test -count=1 -run TestCrashRecovery -v -timeout 15m ./e2e
 
 lint: ## gofmt, go vet, and the import-direction rules
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

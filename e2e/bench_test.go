@@ -39,6 +39,12 @@ type benchStack struct {
 }
 
 func newBenchStack(b *testing.B) *benchStack {
+	return newBenchStackWith(b, `labels: {forge.enable: "true", forge.settle: "0s"}`)
+}
+
+// newBenchStackWith builds the stack with web's extra compose lines (its
+// labels, a healthcheck).
+func newBenchStackWith(b *testing.B, web string) *benchStack {
 	b.Helper()
 	regAddr := fmt.Sprintf("127.0.0.1:%d", freePort(b))
 	e := newEnv(b, "")
@@ -55,11 +61,11 @@ func newBenchStack(b *testing.B) *benchStack {
   web:
     image: %[1]s
     init: true
-    labels: {forge.enable: "true"}
+    %[2]s
   side:
     image: %[1]s
     init: true
-`, tag))
+`, tag, web))
 
 	cli, err := command.NewDockerCli()
 	if err != nil {
@@ -211,4 +217,28 @@ func BenchmarkAckLatencyDuringDeploy(b *testing.B) {
 	b.ReportMetric(pct(0.99), "p99-ms")
 	b.ReportMetric(float64(len(lat)), "acks")
 	b.ReportMetric(float64(deploys), "deploys-during")
+}
+
+// BenchmarkHealthGateOverhead compares a forge deploy whose service has a
+// healthcheck that passes at its first run (every 200ms) with the same
+// deploy of a service without one and no settle period (the gate passes at
+// its first look), alternating in one run, and reports gated/ungated.
+func BenchmarkHealthGateOverhead(b *testing.B) {
+	gated := newBenchStackWith(b, `labels: {forge.enable: "true"}
+    healthcheck: {test: ["CMD", "/bin/sh", "-c", "true"], interval: 200ms, timeout: 1s, retries: 3}`)
+	ungated := newBenchStack(b)
+	var gatedTime, ungatedTime time.Duration
+	for b.Loop() {
+		t0 := time.Now()
+		gated.forgeDeploy(b)
+		gatedTime += time.Since(t0)
+		gated.bareUp(b)
+		t1 := time.Now()
+		ungated.forgeDeploy(b)
+		ungatedTime += time.Since(t1)
+		ungated.bareUp(b)
+	}
+	b.ReportMetric(float64(gatedTime.Milliseconds())/float64(b.N), "gated-ms/deploy")
+	b.ReportMetric(float64(ungatedTime.Milliseconds())/float64(b.N), "ungated-ms/deploy")
+	b.ReportMetric(float64(gatedTime)/float64(ungatedTime), "gated/ungated")
 }
