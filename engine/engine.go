@@ -330,8 +330,10 @@ func (p progressLog) On(events ...api.Resource) {
 	}
 }
 
-func (p progressLog) Done(op string, ok bool) {
-	p.log.Debug("compose done", "operation", op, "success", ok)
+// Done's flag is what compose v5.6 passes: err != nil, despite the
+// interface's name for it.
+func (p progressLog) Done(op string, failed bool) {
+	p.log.Debug("compose done", "operation", op, "failed", failed)
 }
 
 // RegistryCredentials returns the user's credentials for a registry host from
