@@ -84,16 +84,19 @@ func (l *Local) History(_ context.Context, project string, limit int) ([]forge.D
 // Projects lists the projects forge knows: those with containers and those it
 // deployed before, with their forge-enabled services and last deploy.
 func (l *Local) Projects(ctx context.Context) ([]ProjectStatus, error) {
-	refs, err := l.Engine.Projects(ctx)
-	engineDown := errors.Is(err, forge.ErrEngineUnavailable)
-	if err != nil && !engineDown {
-		return nil, fmt.Errorf("list projects: %w", err)
+	refs, engineErr := l.Engine.Projects(ctx)
+	engineDown := errors.Is(engineErr, forge.ErrEngineUnavailable)
+	if engineErr != nil && !engineDown {
+		return nil, fmt.Errorf("list projects: %w", engineErr)
 	}
 	saved, err := l.Ledger.Projects()
 	if err != nil {
 		return nil, fmt.Errorf("list projects: %w", err)
 	}
 	refs = dispatch.MergeProjects(refs, saved)
+	if engineDown && len(refs) == 0 {
+		return nil, fmt.Errorf("list projects (none recorded in the ledger): %w", engineErr)
+	}
 	out := []ProjectStatus{}
 	for _, ref := range refs {
 		st := ProjectStatus{Name: ref.Name, WorkingDir: ref.WorkingDir, Services: []ServiceStatus{}}
