@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -163,6 +164,11 @@ func (d *Dispatcher) Recover() error {
 	if err != nil {
 		return fmt.Errorf("recover: %w", err)
 	}
+	// Queued deploys first: they hold the newest pushes, and a deploy that
+	// was running converges again by joining them where it can.
+	slices.SortStableFunc(stale, func(a, b forge.Deploy) int {
+		return cmp.Compare(statusOrder(a.Status), statusOrder(b.Status))
+	})
 	for _, dep := range stale {
 		if dep.Status == forge.StatusRunning {
 			dep.Status = forge.StatusInterrupted
@@ -180,6 +186,13 @@ func (d *Dispatcher) Recover() error {
 		}
 	}
 	return nil
+}
+
+func statusOrder(s forge.Status) int {
+	if s == forge.StatusQueued {
+		return 0
+	}
+	return 1
 }
 
 // requeue queues a recorded deploy again from its record: its services, the
@@ -206,6 +219,17 @@ func (d *Dispatcher) requeue(dep forge.Deploy) error {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if old := d.pending[dep.Project]; old != nil && dep.ID == 0 {
+		// A deploy converging again joins the queued one, whose targets
+		// are newer: it adds only the services that one lacks.
+		for name, w := range svcs {
+			if _, ok := old.services[name]; !ok {
+				old.services[name] = w
+			}
+		}
+		old.deploy.Services = servicesOf(old.services)
+		return d.led.Update(old.deploy)
+	}
 	if old := d.pending[dep.Project]; old != nil {
 		// Two unfinished deploys of one project: the newer takes the older's
 		// targets it does not have, and the older is done.

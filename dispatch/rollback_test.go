@@ -294,3 +294,46 @@ func TestRollbackUndoesTheNewestDeployPerService(t *testing.T) {
 		t.Fatalf("api moved to %s, want it left on Y", r["api"].Digest)
 	}
 }
+
+// TestRecoverJoinsAnInterruptedDeployToTheQueuedOne: a crash left one
+// deploy running (web to v2) and a newer one queued (web to v3, api to v3):
+// the queued one runs with its newer targets, and nothing older runs after.
+func TestRecoverJoinsAnInterruptedDeployToTheQueuedOne(t *testing.T) {
+	const webRepo, apiRepo = "ghcr.io/acme/web", "ghcr.io/acme/api"
+	e := newEnv(t)
+	e.eng.addProject("shop", enabled("web", webRepo+":live"), enabled("api", apiRepo+":live"), enabled("db", "ghcr.io/acme/db:1"))
+	e.eng.run("shop", "web", dg("v1"))
+	e.eng.run("shop", "api", dg("a1"))
+	e.eng.run("shop", "db", dg("d1"))
+	e.eng.push(webRepo, "live", dg("v3"))
+	e.eng.push(apiRepo, "live", dg("a3"))
+	e.eng.push("ghcr.io/acme/db", "1", dg("d2"))
+	if err := e.led.SaveProject(forge.ProjectRef{Name: "shop"}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	running := forge.Deploy{Project: "shop", Reason: forge.ReasonPush, Status: forge.StatusRunning, Services: []forge.ServiceDeploy{
+		{Service: "web", Image: webRepo + ":live", Requested: dg("v2")}, {Service: "db", Image: "ghcr.io/acme/db:1", Requested: dg("d2")}}}
+	queued := forge.Deploy{Project: "shop", Reason: forge.ReasonPush, Status: forge.StatusQueued, Services: []forge.ServiceDeploy{
+		{Service: "web", Image: webRepo + ":live", Requested: dg("v3")}, {Service: "api", Image: apiRepo + ":live", Requested: dg("a3")}}}
+	for _, dep := range []*forge.Deploy{&running, &queued} {
+		if err := e.led.Create(dep); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.d.Recover(); err != nil {
+		t.Fatal(err)
+	}
+	e.startRun(t)
+	rec := e.waitFinal(t, queued.ID)
+	if rec.Status != forge.StatusSucceeded || len(rec.Services) != 3 {
+		t.Fatalf("the queued deploy = %+v, want it to run web, api and the interrupted deploy's db", rec)
+	}
+	hist, _ := e.led.History("shop", 0)
+	if hist[0].ID != queued.ID {
+		t.Fatalf("newest deploy is %d, want the queued one %d: nothing older may run after it", hist[0].ID, queued.ID)
+	}
+	r, _ := e.eng.Running(t.Context(), "shop")
+	if r["web"].Digest != dg("v3") || r["api"].Digest != dg("a3") || r["db"].Digest != dg("d2") {
+		t.Fatalf("runs web %s api %s db %s", r["web"].Digest, r["api"].Digest, r["db"].Digest)
+	}
+}
