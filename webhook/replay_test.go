@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"context"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -204,5 +205,49 @@ func TestSecretPerProvider(t *testing.T) {
 	}
 	if _, err := New(Config{Secrets: map[string]string{"gitbucket": "x"}, Secret: "y", Dispatcher: disp}); err == nil {
 		t.Fatal("a secret for an unknown provider was accepted")
+	}
+}
+
+// blockingDispatcher holds every Submit until released.
+type blockingDispatcher struct {
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (b *blockingDispatcher) Submit(ctx context.Context, events []forge.Event) ([]forge.QueuedDeploy, string, error) {
+	b.entered <- struct{}{}
+	<-b.release
+	return []forge.QueuedDeploy{{ID: 1, Project: "shop", Status: forge.StatusQueued}}, "", nil
+}
+
+// TestBackpressure: past MaxInFlight deliveries being queued, the next is
+// answered 503 with Retry-After at once, never held or dropped in silence.
+func TestBackpressure(t *testing.T) {
+	const secret = "bp-secret"
+	disp := &blockingDispatcher{entered: make(chan struct{}, 1), release: make(chan struct{})}
+	url := serveWith(t, Config{Secret: secret, Dispatcher: disp, MaxInFlight: 1}, nil) + "/hooks/generic"
+	body := `{"image":"127.0.0.1:5000/shop/web","tag":"v2"}`
+	sig := map[string]string{"X-Forge-Signature-256": "sha256=" + hex.EncodeToString(Sign([]byte(body), secret))}
+	done := make(chan int)
+	go func() {
+		code, _ := postHook(t, url, body, sig)
+		done <- code
+	}()
+	<-disp.entered
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, url, strings.NewReader(body))
+	for k, v := range sig {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("a delivery past the limit got %d (Retry-After %q), want 503 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	close(disp.release)
+	if code := <-done; code != http.StatusAccepted {
+		t.Fatalf("the held delivery got %d, want 202", code)
 	}
 }
