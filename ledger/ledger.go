@@ -304,10 +304,14 @@ func decode(v []byte, d *forge.Deploy) error {
 	return nil
 }
 
-// SaveProject remembers where a project's compose model lives.
+// SaveProject remembers where a project's compose model lives. Saving the
+// same reference again writes nothing, so a deploy pays no extra sync.
 func (l *Ledger) SaveProject(ref forge.ProjectRef, now time.Time) error {
 	return l.updateProject(ref.Name, func(rec *projectRecord) {
-		rec.Ref, rec.Updated = ref, now
+		if !slices.Equal(rec.Ref.ConfigFiles, ref.ConfigFiles) || rec.Ref.WorkingDir != ref.WorkingDir || rec.Ref.Name != ref.Name ||
+			!slices.Equal(rec.Ref.EnvFiles, ref.EnvFiles) || !slices.Equal(rec.Ref.Profiles, ref.Profiles) {
+			rec.Ref, rec.Updated = ref, now
+		}
 	})
 }
 
