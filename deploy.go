@@ -72,7 +72,9 @@ type Deploy struct {
 	RollbackOf uint64 `json:"rollback_of,omitempty"`
 	// Reverts is the failed deploy an automatic rollback undid, and
 	// RevertedBy, on that failed deploy, the rollback that undid it.
-	Reverts    uint64    `json:"reverts,omitempty"`
+	Reverts uint64 `json:"reverts,omitempty"`
+	// Resumes is the interrupted deploy this one converges again.
+	Resumes    uint64    `json:"resumes,omitempty"`
 	RevertedBy uint64    `json:"reverted_by,omitempty"`
 	Queued     time.Time `json:"queued"`
 	Started    time.Time `json:"started,omitzero"`

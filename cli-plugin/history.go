@@ -66,6 +66,9 @@ func writeHistory(w io.Writer, h []forge.Deploy) error {
 		if d.Reverts != 0 {
 			note = strings.TrimSpace(fmt.Sprintf("undoes deploy %d %s", d.Reverts, note))
 		}
+		if d.Resumes != 0 {
+			note = strings.TrimSpace(fmt.Sprintf("resumes interrupted deploy %d %s", d.Resumes, note))
+		}
 		if d.RevertedBy != 0 {
 			note = strings.TrimSpace(fmt.Sprintf("%s; rolled back by %d", note, d.RevertedBy))
 		}

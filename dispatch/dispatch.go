@@ -170,20 +170,39 @@ func (d *Dispatcher) Recover() error {
 		return cmp.Compare(statusOrder(a.Status), statusOrder(b.Status))
 	})
 	for _, dep := range stale {
-		if dep.Status == forge.StatusRunning {
-			dep.Status = forge.StatusInterrupted
-			dep.Error = reasonInterrupt
-			dep.Finished = d.now()
+		if len(dep.Services) == 0 {
+			// A record without targets cannot be run again: say so, never
+			// call it a success.
+			dep.Status, dep.Error, dep.Finished = forge.StatusFailed, reasonInterrupt, d.now()
 			if err := d.led.Update(dep); err != nil {
 				return fmt.Errorf("recover: %w", err)
 			}
-			d.log.Warn("deploy interrupted by a restart; converging again", "project", dep.Project, "deploy_id", dep.ID)
-			dep.ID, dep.Status, dep.Error = 0, forge.StatusQueued, ""
-			dep.Started, dep.Finished = time.Time{}, time.Time{}
+			_ = d.led.SetAttention(dep.Project, fmt.Sprintf("deploy %d was interrupted by a restart and could not be run again", dep.ID))
+			continue
 		}
-		if err := d.requeue(dep); err != nil {
+		if dep.Status != forge.StatusRunning {
+			// A queued deploy that resumes an interrupted one gates all
+			// its targets, as a deploy converging after a crash does.
+			if err := d.requeue(dep, dep.Resumes != 0); err != nil {
+				return fmt.Errorf("recover: %w", err)
+			}
+			continue
+		}
+		// The deploy that converges again is recorded before the running
+		// one is marked interrupted: a crash in between leaves both, and
+		// the next start joins them, losing neither.
+		interrupted := dep
+		interrupted.Status, interrupted.Error, interrupted.Finished = forge.StatusInterrupted, reasonInterrupt, d.now()
+		dep.Resumes = dep.ID
+		dep.ID, dep.Status, dep.Error = 0, forge.StatusQueued, ""
+		dep.Started, dep.Finished = time.Time{}, time.Time{}
+		if err := d.requeue(dep, true); err != nil {
 			return fmt.Errorf("recover: %w", err)
 		}
+		if err := d.led.Update(interrupted); err != nil {
+			return fmt.Errorf("recover: %w", err)
+		}
+		d.log.Warn("deploy interrupted by a restart; converging again", "project", interrupted.Project, "deploy_id", interrupted.ID)
 	}
 	return nil
 }
@@ -197,7 +216,7 @@ func statusOrder(s forge.Status) int {
 
 // requeue queues a recorded deploy again from its record: its services, the
 // image (with tag) and the digest each was asked to run.
-func (d *Dispatcher) requeue(dep forge.Deploy) error {
+func (d *Dispatcher) requeue(dep forge.Deploy, recovered bool) error {
 	refs, err := d.led.Projects()
 	if err != nil {
 		return err
@@ -219,7 +238,7 @@ func (d *Dispatcher) requeue(dep forge.Deploy) error {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if old := d.pending[dep.Project]; old != nil && dep.ID == 0 {
+	if old := d.pending[dep.Project]; old != nil && recovered {
 		// A deploy converging again joins the queued one, whose targets
 		// are newer: it adds only the services that one lacks.
 		for name, w := range svcs {
@@ -244,7 +263,7 @@ func (d *Dispatcher) requeue(dep forge.Deploy) error {
 		}
 		delete(d.pending, dep.Project)
 	}
-	j := &job{deploy: dep, ref: ref, services: svcs, explicit: dep.Reason != forge.ReasonPush, recovered: true}
+	j := &job{deploy: dep, ref: ref, services: svcs, explicit: dep.Reason != forge.ReasonPush, recovered: recovered}
 	j.deploy.Services = j.deploy.Services[:0]
 	for _, name := range sortedKeys(svcs) {
 		j.deploy.Services = append(j.deploy.Services, forge.ServiceDeploy{Service: name, Image: svcs[name].image, Requested: svcs[name].digest})
@@ -291,7 +310,11 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			case <-time.After(d.grace):
 				d.log.Warn("stop grace over: cancelling running deploys")
 				cancelWork()
-				<-idle
+				select {
+				case <-idle:
+				case <-time.After(10 * time.Second):
+					d.log.Error("running deploys did not stop 10s after being cancelled; leaving them to the next start")
+				}
 			}
 			return nil
 		case <-d.wake:
@@ -458,6 +481,20 @@ func (d *Dispatcher) Submit(ctx context.Context, events []forge.Event) ([]forge.
 			why += "; refused by policy: " + strings.Join(refused, "; ")
 		}
 		return nil, why, nil
+	}
+	// Room for every project first: a delivery is queued whole or not at
+	// all, so the sender's retry of a 503 cannot queue a project twice.
+	d.mu.Lock()
+	fresh := 0
+	for _, h := range hits {
+		if d.pending[h.ref.Name] == nil {
+			fresh++
+		}
+	}
+	full := len(d.pending)+fresh > d.maxQueued
+	d.mu.Unlock()
+	if full {
+		return nil, "", ErrQueueFull
 	}
 	var queued []forge.QueuedDeploy
 	for _, h := range hits {

@@ -21,6 +21,11 @@ func (d *Dispatcher) execute(ctx context.Context, j *job) error {
 	dep := &j.deploy
 	dep.Status = forge.StatusRunning
 	dep.Started = d.now()
+	if len(dep.Services) == 0 {
+		// The targets are on disk before anything runs, so a crash leaves a
+		// record Recover can run again.
+		dep.Services = servicesOf(j.services)
+	}
 	if dep.ID == 0 {
 		if err := d.led.Create(dep); err != nil {
 			return fmt.Errorf("deploy %s: %w", j.ref.Name, err)
@@ -35,6 +40,7 @@ func (d *Dispatcher) execute(ctx context.Context, j *job) error {
 	if errors.Is(err, forge.ErrEngineUnavailable) && dep.Reason == forge.ReasonPush && ctx.Err() == nil {
 		// A push waits for the engine: it stays queued and is retried.
 		dep.Status, dep.Started = forge.StatusQueued, time.Time{}
+		dep.Services = servicesOf(j.services) // every target, not the ones converge got to
 		if uerr := d.led.Update(*dep); uerr != nil {
 			return fmt.Errorf("deploy %s: %w", j.ref.Name, uerr)
 		}
@@ -44,22 +50,25 @@ func (d *Dispatcher) execute(ctx context.Context, j *job) error {
 	dep.Finished = d.now()
 	switch {
 	case err != nil && ctx.Err() != nil:
-		// The daemon stopped and its grace ran out mid-deploy.
+		// The daemon stopped and its grace ran out mid-deploy: interrupted,
+		// with a queued deploy of the same targets that the next start runs.
 		dep.Status = forge.StatusInterrupted
 		dep.Error = reasonInterrupt
-		log.Warn("deploy interrupted", "reason", reasonInterrupt)
+		next := forge.Deploy{Project: dep.Project, Reason: dep.Reason, Trigger: dep.Trigger, Status: forge.StatusQueued,
+			Queued: d.now(), Services: servicesOf(j.services), RollbackOf: dep.RollbackOf, Reverts: dep.Reverts, Resumes: dep.ID}
+		log.Warn("deploy interrupted; queued to converge at the next start", "reason", reasonInterrupt)
 		log.Debug("deploy interruption detail", "error", d.scrub.String(err.Error()))
+		if cerr := d.led.Chain(dep, &next, nil); cerr != nil {
+			log.Error("deploy outcome not recorded", "error", cerr)
+			return fmt.Errorf("deploy %s: %w", j.ref.Name, cerr)
+		}
+		return &Failure{Deploy: *dep}
 	case err != nil:
 		dep.Status = forge.StatusFailed
 		dep.Error = reason
 		log.Error("deploy failed", "reason", reason)
 		log.Debug("deploy failure detail", "error", d.scrub.String(err.Error()))
 		if gf, ok := errors.AsType[*gateFailure](err); ok && dep.Reason != forge.ReasonRollback && wantsRollback(gf.project, dep, gf.result) {
-			// Recorded failed first, so a crash during the rollback leaves
-			// a final status behind.
-			if uerr := d.led.Update(*dep); uerr != nil {
-				log.Error("deploy outcome not recorded", "error", uerr)
-			}
 			d.autoRollback(ctx, j, dep)
 		}
 	default:
@@ -70,7 +79,10 @@ func (d *Dispatcher) execute(ctx context.Context, j *job) error {
 		}
 	}
 	// The ledger needs no context: a daemon stopping mid-deploy still writes
-	// down how the deploy ended.
+	// down how the deploy ended. (An automatic rollback wrote it already.)
+	if dep.RevertedBy != 0 {
+		return &Failure{Deploy: *dep}
+	}
 	if uerr := d.led.Update(*dep); uerr != nil {
 		log.Error("deploy outcome not recorded", "error", uerr)
 		return fmt.Errorf("deploy %s: %w", j.ref.Name, uerr)
@@ -166,7 +178,7 @@ func (d *Dispatcher) converge(ctx context.Context, j *job) (string, error) {
 	if len(mismatch) > 0 {
 		return reasonVerify, fmt.Errorf("verify: %v", mismatch)
 	}
-	if g := d.gate(ctx, p, dep); !g.passed {
+	if g := d.gate(ctx, p, dep, before, j.recovered); !g.passed {
 		return "health gate failed: " + g.why, &gateFailure{project: p, result: g}
 	}
 	return "", nil
@@ -188,7 +200,7 @@ func (g *gateFailure) Error() string { return "health gate: " + g.result.why }
 func (d *Dispatcher) autoRollback(ctx context.Context, j *job, failed *forge.Deploy) {
 	rb := &job{
 		deploy: forge.Deploy{
-			Project: failed.Project, Reason: forge.ReasonRollback, Reverts: failed.ID,
+			Project: failed.Project, Reason: forge.ReasonRollback,
 			Trigger: failed.Trigger, Status: forge.StatusRunning, Queued: d.now(), Started: d.now(),
 		},
 		ref:      j.ref,
@@ -197,37 +209,72 @@ func (d *Dispatcher) autoRollback(ctx context.Context, j *job, failed *forge.Dep
 	}
 	hist, _ := d.led.History(failed.Project, 0)
 	for _, s := range failed.Services {
-		if s.Changed && s.Previous != "" {
-			rb.services[s.Service] = want{digest: s.Previous}
-			rb.deploy.RollbackOf = max(rb.deploy.RollbackOf, deployedBy(hist, s.Service, s.Previous))
+		if !s.Changed && !j.recovered {
+			continue // not recreated: it still runs what passed before
+		}
+		// The digest of the last deploy that passed its gate, or what ran
+		// before when forge never deployed this service.
+		digest, of := lastPassed(hist, s.Service, failed.ID)
+		if digest == "" {
+			digest = s.Previous
+		}
+		if digest != "" {
+			rb.services[s.Service] = want{digest: digest}
+			rb.deploy.RollbackOf = max(rb.deploy.RollbackOf, of)
 		}
 	}
+	rb.deploy.Services = servicesOf(rb.services)
 	log := d.log.With("project", failed.Project, "deploy_id", failed.ID)
 	if len(rb.services) == 0 {
 		log.Error("health gate failed and nothing ran before to roll back to")
+		_ = d.led.Update(*failed)
 		_ = d.led.SetAttention(failed.Project, fmt.Sprintf("deploy %d failed its health gate with nothing to roll back to", failed.ID))
 		return
 	}
-	if err := d.led.Create(&rb.deploy); err != nil {
+	// The failed deploy's outcome and its rollback land together: a crash
+	// now leaves a rollback that Recover runs again.
+	err := d.led.Chain(failed, &rb.deploy, func(done, next *forge.Deploy) {
+		done.RevertedBy, next.Reverts = next.ID, done.ID
+	})
+	if err != nil {
 		log.Error("automatic rollback not recorded", "error", err)
 		return
 	}
-	failed.RevertedBy = rb.deploy.ID
 	log.Warn("health gate failed; rolling back", "rollback_id", rb.deploy.ID, "reason", failed.Error)
 	reason, err := d.converge(ctx, rb)
 	rb.deploy.Finished = d.now()
-	if err != nil {
+	switch {
+	case err != nil && ctx.Err() != nil:
+		rb.deploy.Status, rb.deploy.Error = forge.StatusQueued, ""
+		rb.deploy.Started, rb.deploy.Finished = time.Time{}, time.Time{}
+		rb.deploy.Services = servicesOf(rb.services)
+		log.Warn("automatic rollback interrupted by a stop; it runs at the next start", "rollback_id", rb.deploy.ID)
+	case err != nil:
 		rb.deploy.Status, rb.deploy.Error = forge.StatusFailed, reason
 		log.Error("automatic rollback failed; the project needs attention", "rollback_id", rb.deploy.ID, "reason", reason)
 		log.Debug("rollback failure detail", "error", d.scrub.String(err.Error()))
 		_ = d.led.SetAttention(failed.Project, fmt.Sprintf("deploy %d failed its health gate and its rollback %d failed: %s", failed.ID, rb.deploy.ID, reason))
-	} else {
+	default:
 		rb.deploy.Status = forge.StatusSucceeded
 		log.Info("automatic rollback succeeded", "rollback_id", rb.deploy.ID)
 	}
 	if uerr := d.led.Update(rb.deploy); uerr != nil {
 		log.Error("rollback outcome not recorded", "error", uerr)
 	}
+}
+
+// lastPassed returns the digest service ran after the newest successful
+// deploy before id (newest-first hist), and that deploy.
+func lastPassed(hist []forge.Deploy, service string, before uint64) (string, uint64) {
+	for _, h := range hist {
+		if h.ID >= before || h.Status != forge.StatusSucceeded {
+			continue
+		}
+		if s, ok := h.Service(service); ok && s.Digest != "" {
+			return s.Digest, h.ID
+		}
+	}
+	return "", 0
 }
 
 // recordPostState fills each service's digest and whether it was recreated

@@ -2,6 +2,7 @@ package dispatch
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -30,9 +31,14 @@ type gateResult struct {
 // its settle period (services without), up to the longest health timeout
 // among them. A container that stops, restarts or turns unhealthy fails the
 // gate at once.
-func (d *Dispatcher) gate(ctx context.Context, p forge.Project, dep *forge.Deploy) gateResult {
+//
+// A deploy converging again after a crash gates every service it targets:
+// the crash may have come after compose recreated them, before the gate.
+// Dependents are gated only when they were running before the deploy (a
+// one-shot job that exited, or a service the user stopped, is left alone).
+func (d *Dispatcher) gate(ctx context.Context, p forge.Project, dep *forge.Deploy, before map[string]forge.Running, recovered bool) gateResult {
 	res := gateResult{passed: true, healthchecked: map[string]bool{}}
-	gated := gatedServices(p, dep)
+	gated := gatedServices(p, dep, before, recovered)
 	if len(gated) == 0 {
 		return res
 	}
@@ -48,13 +54,26 @@ func (d *Dispatcher) gate(ctx context.Context, p forge.Project, dep *forge.Deplo
 	var restarts map[string]int
 	for {
 		h, err := d.eng.Health(ctx, dep.Project)
+		if errors.Is(err, forge.ErrEngineUnavailable) && time.Now().Before(deadline) {
+			// A blip of the engine is waited out until the deadline.
+			select {
+			case <-ctx.Done():
+				return gateResult{why: "stopped while waiting for health", healthchecked: res.healthchecked}
+			case <-time.After(gatePoll):
+			}
+			continue
+		}
 		if err != nil {
 			return gateResult{why: "could not read the services' health", healthchecked: res.healthchecked}
 		}
 		if restarts == nil {
 			restarts = map[string]int{}
 			for _, name := range gated {
-				restarts[name] = h[name].Restarts
+				// A recreated container starts from 0: a crash before the
+				// first look still counts.
+				if s, ok := dep.Service(name); !ok || !s.Changed {
+					restarts[name] = h[name].Restarts
+				}
 			}
 		}
 		for _, name := range gated {
@@ -94,10 +113,10 @@ func (d *Dispatcher) gate(ctx context.Context, p forge.Project, dep *forge.Deplo
 
 // gatedServices are the deploy's recreated services and, transitively, the
 // services that depend on them.
-func gatedServices(p forge.Project, dep *forge.Deploy) []string {
+func gatedServices(p forge.Project, dep *forge.Deploy, before map[string]forge.Running, recovered bool) []string {
 	set := map[string]bool{}
 	for _, s := range dep.Services {
-		if s.Changed {
+		if s.Changed || recovered {
 			set[s.Service] = true
 		}
 	}
@@ -106,6 +125,9 @@ func gatedServices(p forge.Project, dep *forge.Deploy) []string {
 		for _, s := range p.Services {
 			if set[s.Name] {
 				continue
+			}
+			if before[s.Name].State != "running" {
+				continue // not running before the deploy: not the deploy's to judge
 			}
 			for _, dep := range s.DependsOn {
 				if set[dep] {

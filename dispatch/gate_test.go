@@ -136,3 +136,65 @@ func TestGate(t *testing.T) {
 		})
 	}
 }
+
+// TestRecoveredDeployGatesEveryTarget: a crash after compose recreated web
+// on an unhealthy v2 but before the gate; the deploy converging again finds
+// nothing to recreate, yet gates web, fails, and rolls it back.
+func TestRecoveredDeployGatesEveryTarget(t *testing.T) {
+	e := gateEnv(t, nil)
+	e.eng.healthOf[dg("v2")] = unhealthy
+	e.eng.run("shop", "web", dg("v2")) // the crash came after the recreate
+	if err := e.led.SaveProject(forge.ProjectRef{Name: "shop"}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	good := forge.Deploy{Project: "shop", Reason: forge.ReasonManual, Status: forge.StatusSucceeded,
+		Services: []forge.ServiceDeploy{{Service: "web", Image: shopRepo + ":live", Digest: dg("v1")}}}
+	running := forge.Deploy{Project: "shop", Reason: forge.ReasonPush, Status: forge.StatusRunning,
+		Services: []forge.ServiceDeploy{{Service: "web", Image: shopRepo + ":live", Requested: dg("v2")}}}
+	for _, dep := range []*forge.Deploy{&good, &running} {
+		if err := e.led.Create(dep); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.d.Recover(); err != nil {
+		t.Fatal(err)
+	}
+	e.startRun(t)
+	var again forge.Deploy
+	for range 200 {
+		h, _ := e.led.History("shop", 0)
+		if len(h) >= 4 && h[0].Status.Final() {
+			again = h[1]
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if again.ID == 0 {
+		h, _ := e.led.History("shop", 0)
+		t.Fatalf("history never settled: %+v", h)
+	}
+	if again.Resumes != running.ID || again.Status != forge.StatusFailed || !strings.Contains(again.Error, "unhealthy") || again.RevertedBy == 0 {
+		t.Fatalf("the deploy converging again = %+v, want it to resume %d, fail the gate and be rolled back", again, running.ID)
+	}
+	if r, _ := e.eng.Running(t.Context(), "shop"); r["web"].Digest != dg("v1") {
+		t.Fatalf("web runs %s, want v1 (the last deploy that passed its gate)", r["web"].Digest)
+	}
+}
+
+// TestExitedDependentIsNotGated: a one-shot job that depends on web and
+// exited long before the deploy does not fail web's gate.
+func TestExitedDependentIsNotGated(t *testing.T) {
+	e := gateEnv(t, nil, forge.Service{Name: "migrate", Image: "ghcr.io/acme/migrate:1", DependsOn: []string{"web"}, Labels: map[string]string{}})
+	e.eng.setRunning("shop", "migrate", "ghcr.io/acme/migrate:1", dg("migrate"))
+	e.eng.mu.Lock()
+	r := e.eng.running["shop"]["migrate"]
+	r.State = "exited"
+	e.eng.running["shop"]["migrate"] = r
+	e.eng.mu.Unlock()
+	e.eng.healthOf[dg("v2")] = healthy
+	e.eng.healthOf[dg("migrate")] = exited
+	d, err := e.d.Deploy(t.Context(), Request{Ref: forge.ProjectRef{Name: "shop"}, Services: []string{"web"}})
+	if err != nil || d.Status != forge.StatusSucceeded {
+		t.Fatalf("deploy = %+v, %v; an exited one-shot dependent must not fail the gate", d, err)
+	}
+}

@@ -293,3 +293,21 @@ func TestQueueIsBounded(t *testing.T) {
 		t.Fatalf("Submit for two projects with room for one = %v, want ErrQueueFull", err)
 	}
 }
+
+// TestDeliveryIsQueuedWholeOrNotAtAll: with room for one more project and a
+// push for two, nothing is queued, so the sender's retry cannot queue the
+// first project twice.
+func TestDeliveryIsQueuedWholeOrNotAtAll(t *testing.T) {
+	e := newEnvConfig(t, Config{MaxQueued: 1})
+	for _, name := range []string{"a", "b"} {
+		e.eng.addProject(name, enabled("web", shopRepo+":live"))
+		e.eng.run(name, "web", dg("v1"))
+	}
+	e.eng.push(shopRepo, "live", dg("v2"))
+	if _, _, err := e.d.Submit(t.Context(), []forge.Event{pushEvent(dg("v2"), "d-1")}); !errors.Is(err, ErrQueueFull) {
+		t.Fatalf("Submit = %v, want ErrQueueFull", err)
+	}
+	if un, _ := e.led.Unfinished(); len(un) != 0 {
+		t.Fatalf("a refused delivery left %d queued deploys", len(un))
+	}
+}

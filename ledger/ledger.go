@@ -137,6 +137,31 @@ func (l *Ledger) Create(d *forge.Deploy) error {
 	return nil
 }
 
+// Chain rewrites done and records next (assigning next.ID, which done may
+// name, as link does once it is known) in one transaction: a crash between
+// an interrupted or failed deploy and the deploy that takes over from it
+// cannot lose the second.
+func (l *Ledger) Chain(done *forge.Deploy, next *forge.Deploy, link func(done, next *forge.Deploy)) error {
+	err := l.db.Update(func(tx *bolt.Tx) error {
+		id, err := tx.Bucket(bucketDeploys).NextSequence()
+		if err != nil {
+			return err
+		}
+		next.ID = id
+		if link != nil {
+			link(done, next)
+		}
+		if err := put(tx, *next); err != nil {
+			return err
+		}
+		return put(tx, *done)
+	})
+	if err != nil {
+		return fmt.Errorf("record deploy %d and its successor: %w", done.ID, err)
+	}
+	return nil
+}
+
 // Update rewrites a recorded deploy. Once it is final, the project's history
 // is pruned to the newest Keep deploys.
 func (l *Ledger) Update(d forge.Deploy) error {

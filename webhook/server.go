@@ -283,7 +283,7 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request, name string, key
 	if err != nil {
 		s.release(keys)
 		s.log.Error("webhook events not queued", "provider", name, "events", len(events), "error", err)
-		return 0, Errorf(http.StatusServiceUnavailable, "events not queued: the dispatcher cannot reach its compose projects; retry later")
+		return 0, Errorf(http.StatusServiceUnavailable, "events not queued: the deploy queue is full or the ledger unavailable; retry later")
 	}
 	for _, e := range events {
 		s.log.Info("webhook event", "provider", name, "kind", string(e.Kind), "repository", e.Repository,
