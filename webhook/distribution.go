@@ -89,7 +89,7 @@ func parseDistribution(_ http.Header, body []byte) ([]forge.Event, string, error
 		// Authenticated but unusable: answered 200 with the reason, since
 		// a registry retries anything else forever and holds back every
 		// notification behind it.
-		return nil, ignoredReason(skipped) + " (first: " + shorten(firstErr.Error(), 120) + ")", nil
+		return nil, ignoredReason(skipped) + " (first: " + printable(firstErr.Error(), 120) + ")", nil
 	}
 	if len(events) == 0 {
 		return nil, ignoredReason(skipped), nil
@@ -128,20 +128,6 @@ func distributionPush(e distributionEvent) (forge.Event, error) {
 	}, nil
 }
 
-// shorten cuts s to n bytes of printable ASCII.
-func shorten(s string, n int) string {
-	var b strings.Builder
-	for _, r := range s {
-		if b.Len() >= n {
-			break
-		}
-		if r < ' ' || r >= 0x7f {
-			r = '?'
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
 
 // cleanDelivery bounds a delivery id taken from a request: at most 128
 // printable ASCII characters, so it is safe in a log line and the ledger.
