@@ -128,7 +128,6 @@ func distributionPush(e distributionEvent) (forge.Event, error) {
 	}, nil
 }
 
-
 // cleanDelivery bounds a delivery id taken from a request: at most 128
 // printable ASCII characters, so it is safe in a log line and the ledger.
 func cleanDelivery(id string) string {
