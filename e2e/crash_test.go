@@ -26,37 +26,9 @@ func TestCrashRecovery(t *testing.T) {
 	if v, err := strconv.Atoi(os.Getenv("FORGE_CRASH_ROUNDS")); err == nil && v > 0 {
 		rounds = v
 	}
-	regAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	e := newEnv(t, regAddr)
-	startRegistry(t, regAddr, fmt.Sprintf("http://127.0.0.1:%d/unused", freePort(t)), "unused")
+	st := newFlipStack(t, "crash")
+	e, project, repo, ref, digests := st.e, st.project, st.repo, st.ref, st.digests
 	secret := randomName("e2e-crash-")
-	project := randomName("forge-e2e-crash-")
-	repo := regAddr + "/" + project + "/app"
-	ref := repo + ":live"
-	e.cleanupProject(project)
-
-	// Two variants of the image; each round points the tag at one of them.
-	e.importImage(repo+":a", "a")
-	e.importImage(repo+":b", "b")
-	digests := map[string]string{"a": e.push(repo + ":a"), "b": e.push(repo + ":b")}
-	retag := func(variant string) string {
-		e.docker("tag", repo+":"+variant, ref)
-		return e.push(ref)
-	}
-	retag("a")
-	compose := writeCompose(t, fmt.Sprintf(`services:
-  web:
-    image: %s
-    init: true
-    labels:
-      forge.enable: "true"
-      forge.settle: "200ms"
-`, ref))
-	var first forge.Deploy
-	e.forgeJSON(&first, "deploy", "-f", compose, "-p", project)
-	if first.Status != forge.StatusSucceeded {
-		t.Fatalf("first deploy = %+v", first)
-	}
 
 	type accepted struct {
 		delivery, digest string
@@ -72,7 +44,7 @@ func TestCrashRecovery(t *testing.T) {
 		}
 		d := e.startDaemon(secret)
 		variant := []string{"a", "b"}[i%2]
-		digest := retag(variant)
+		digest := st.flip(variant)
 		// Each round's push is its own delivery: spaces keep the bodies apart
 		// (the same body twice is a replay, and refused).
 		body := fmt.Sprintf(`{"image":%q,%s"digest":%q}`, ref, strings.Repeat(" ", i), digest)

@@ -428,3 +428,48 @@ func postJSON(ctx context.Context, url string, body []byte, header map[string]st
 }
 
 func sleep() { time.Sleep(200 * time.Millisecond) }
+
+// flipStack is a running project whose forge-enabled web service follows
+// repo:live in a registry of its own (no notifications), with two image
+// variants, a and b, pushed; flip points the tag at one of them. The crash
+// and load tests drive it with generic webhooks.
+type flipStack struct {
+	e                  *env
+	project, repo, ref string
+	digests            map[string]string
+}
+
+func newFlipStack(t *testing.T, name string) *flipStack {
+	t.Helper()
+	regAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	e := newEnv(t, regAddr)
+	startRegistry(t, regAddr, fmt.Sprintf("http://127.0.0.1:%d/unused", freePort(t)), "unused")
+	s := &flipStack{e: e, project: randomName("forge-e2e-" + name + "-")}
+	s.repo = regAddr + "/" + s.project + "/app"
+	s.ref = s.repo + ":live"
+	e.cleanupProject(s.project)
+	e.importImage(s.repo+":a", "a")
+	e.importImage(s.repo+":b", "b")
+	s.digests = map[string]string{"a": e.push(s.repo + ":a"), "b": e.push(s.repo + ":b")}
+	s.flip("a")
+	compose := writeCompose(t, fmt.Sprintf(`services:
+  web:
+    image: %s
+    init: true
+    labels:
+      forge.enable: "true"
+      forge.settle: "200ms"
+`, s.ref))
+	var first forge.Deploy
+	e.forgeJSON(&first, "deploy", "-f", compose, "-p", s.project)
+	if first.Status != forge.StatusSucceeded {
+		t.Fatalf("first deploy = %+v", first)
+	}
+	return s
+}
+
+// flip points repo:live at variant ("a" or "b") and returns its digest.
+func (s *flipStack) flip(variant string) string {
+	s.e.docker("tag", s.repo+":"+variant, s.ref)
+	return s.e.push(s.ref)
+}

@@ -27,29 +27,10 @@ import (
 // acknowledgement latency distribution.
 func TestWebhookLoad(t *testing.T) {
 	rate, seconds := envInt("FORGE_LOAD_RATE", 200), envInt("FORGE_LOAD_SECONDS", 5)
-	regAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	e := newEnv(t, regAddr)
-	startRegistry(t, regAddr, fmt.Sprintf("http://127.0.0.1:%d/unused", freePort(t)), "unused")
+	st := newFlipStack(t, "load")
+	e, project, ref := st.e, st.project, st.ref
+	digests := []string{st.digests["a"], st.digests["b"]}
 	secret := randomName("e2e-load-")
-	project := randomName("forge-e2e-load-")
-	repo := regAddr + "/" + project + "/app"
-	ref := repo + ":live"
-	e.cleanupProject(project)
-	e.importImage(repo+":a", "a")
-	e.importImage(repo+":b", "b")
-	digests := []string{e.push(repo + ":a"), e.push(repo + ":b")}
-	e.docker("tag", repo+":a", ref)
-	e.push(ref)
-	compose := writeCompose(t, fmt.Sprintf(`services:
-  web:
-    image: %s
-    init: true
-    labels:
-      forge.enable: "true"
-      forge.settle: "100ms"
-`, ref))
-	var first forge.Deploy
-	e.forgeJSON(&first, "deploy", "-f", compose, "-p", project)
 	d := e.startDaemon(secret, "--log-level", "warn")
 
 	// The tag flips every second, so the pushes keep real deploys running.
@@ -62,8 +43,7 @@ func TestWebhookLoad(t *testing.T) {
 				return
 			case <-time.After(time.Second):
 			}
-			e.docker("tag", repo+":"+[]string{"a", "b"}[i%2], ref)
-			e.push(ref)
+			st.flip([]string{"a", "b"}[i%2])
 		}
 	})
 
