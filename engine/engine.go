@@ -371,9 +371,6 @@ func (e *Engine) Health(ctx context.Context, project string) (map[string]forge.H
 		if svc == "" || c.Labels[forge.ComposeOneoffLabel] == "True" {
 			continue
 		}
-		if prev, ok := out[svc]; ok && prev.Running {
-			continue
-		}
 		in, err := e.cli.Client().ContainerInspect(ctx, c.ID, client.ContainerInspectOptions{})
 		if err != nil {
 			return nil, fmt.Errorf("inspect %s of %s/%s: %w", shortID(c.ID), project, svc, classify(err))
@@ -386,7 +383,28 @@ func (e *Engine) Health(ctx context.Context, project string) (map[string]forge.H
 				h.Status = string(st.Health.Status)
 			}
 		}
+		if prev, ok := out[svc]; ok {
+			h = worse(prev, h) // a scaled service is as healthy as its worst replica
+		}
 		out[svc] = h
 	}
 	return out, nil
+}
+
+// worse combines two replicas of a service: running only if both run, the
+// worse health status, the later start, the restarts of both.
+func worse(a, b forge.Health) forge.Health {
+	rank := map[string]int{"": 0, "healthy": 1, "starting": 2, "unhealthy": 3}
+	out := a
+	if rank[b.Status] > rank[a.Status] {
+		out.Status = b.Status
+	}
+	if !b.Running {
+		out.Running, out.State = false, b.State
+	}
+	if b.StartedAt.After(a.StartedAt) {
+		out.StartedAt = b.StartedAt
+	}
+	out.Restarts = a.Restarts + b.Restarts
+	return out
 }

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"testing"
+	"time"
 
 	"github.com/docker-forge/docker-forge"
 )
@@ -73,4 +74,25 @@ func mustSnapshot(t *testing.T, x *projectIndex) []forge.ProjectRef {
 		t.Fatal("index not live")
 	}
 	return got
+}
+
+func TestWorseReplica(t *testing.T) {
+	t0 := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
+	healthy := forge.Health{Running: true, State: "running", Status: "healthy", StartedAt: t0, Restarts: 1}
+	tests := []struct {
+		name string
+		b    forge.Health
+		want forge.Health
+	}{
+		{"both healthy", healthy, forge.Health{Running: true, State: "running", Status: "healthy", StartedAt: t0, Restarts: 2}},
+		{"one unhealthy", forge.Health{Running: true, State: "running", Status: "unhealthy", StartedAt: t0.Add(time.Second)},
+			forge.Health{Running: true, State: "running", Status: "unhealthy", StartedAt: t0.Add(time.Second), Restarts: 1}},
+		{"one exited", forge.Health{Running: false, State: "exited", StartedAt: t0},
+			forge.Health{Running: false, State: "exited", Status: "healthy", StartedAt: t0, Restarts: 1}},
+	}
+	for _, tt := range tests {
+		if got := worse(healthy, tt.b); got != tt.want {
+			t.Errorf("%s: worse = %+v, want %+v", tt.name, got, tt.want)
+		}
+	}
 }
