@@ -74,13 +74,14 @@ type Dispatcher struct {
 	maxQueued             int
 	healthTimeout, settle time.Duration
 
-	mu      sync.Mutex
-	pending map[string]*job          // project -> the queued deploy not started yet
-	backoff map[string]time.Duration // project -> wait before retrying after an engine outage
-	workers map[string]bool          // project -> a worker drains its queue
-	locks   map[string]*sync.Mutex
-	ready   []string      // projects whose pending deploy wants a worker
-	wake    chan struct{} // signals Run that ready is not empty
+	mu       sync.Mutex
+	pending  map[string]*job          // project -> the queued deploy not started yet
+	creating map[string]*job          // project -> a queued deploy whose record is being written
+	backoff  map[string]time.Duration // project -> wait before retrying after an engine outage
+	workers  map[string]bool          // project -> a worker drains its queue
+	locks    map[string]*sync.Mutex
+	ready    []string      // projects whose pending deploy wants a worker
+	wake     chan struct{} // signals Run that ready is not empty
 }
 
 // want is what a deploy asks of one service.
@@ -106,6 +107,11 @@ type job struct {
 	// recovered marks a deploy converging again after a crash: its project
 	// ran before, even if the crash left a service without a container.
 	recovered bool
+	// rev counts the pushes that joined the deploy while queued; created is
+	// closed once its ledger record exists (createErr says if it failed).
+	rev       uint64
+	created   chan struct{}
+	createErr error
 }
 
 // New returns a Dispatcher; it starts nothing.
@@ -129,6 +135,7 @@ func New(cfg Config) *Dispatcher {
 		healthTimeout: cmp.Or(cfg.HealthTimeout, DefaultHealthTimeout),
 		settle:        cmp.Or(cfg.Settle, DefaultSettle),
 		pending:       map[string]*job{},
+		creating:      map[string]*job{},
 		backoff:       map[string]time.Duration{},
 		workers:       map[string]bool{},
 		locks:         map[string]*sync.Mutex{},
@@ -377,7 +384,11 @@ func (d *Dispatcher) retryLater(ctx context.Context, j *job) {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if newer := d.pending[project]; newer != nil {
+	newer := d.pending[project]
+	if newer == nil {
+		newer = d.creating[project]
+	}
+	if newer != nil {
 		// The newer deploy's targets win; j's other services join it.
 		for name, w := range j.services {
 			if _, ok := newer.services[name]; !ok {
@@ -487,11 +498,11 @@ func (d *Dispatcher) Submit(ctx context.Context, events []forge.Event) ([]forge.
 	d.mu.Lock()
 	fresh := 0
 	for _, h := range hits {
-		if d.pending[h.ref.Name] == nil {
+		if d.pending[h.ref.Name] == nil && d.creating[h.ref.Name] == nil {
 			fresh++
 		}
 	}
-	full := len(d.pending)+fresh > d.maxQueued
+	full := len(d.pending)+len(d.creating)+fresh > d.maxQueued
 	d.mu.Unlock()
 	if full {
 		return nil, "", ErrQueueFull
@@ -645,37 +656,69 @@ func pinnedByDigest(image string) bool {
 }
 
 func (d *Dispatcher) enqueue(ref forge.ProjectRef, svcs map[string]want, trig forge.Trigger) (forge.QueuedDeploy, error) {
+	// The join happens under d.mu; the disk write does not, so pushes
+	// arriving together share one transaction and one sync. A revision
+	// keeps a slower write from replacing a newer one.
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	j := d.pending[ref.Name]
-	if j == nil && len(d.pending) >= d.maxQueued {
-		return forge.QueuedDeploy{}, ErrQueueFull
-	}
 	if j == nil {
-		j = &job{
-			deploy: forge.Deploy{Project: ref.Name, Reason: forge.ReasonPush, Status: forge.StatusQueued, Queued: d.now()},
-			ref:    ref,
+		j = d.creating[ref.Name]
+	}
+	isNew := j == nil
+	if isNew {
+		if len(d.pending)+len(d.creating) >= d.maxQueued {
+			d.mu.Unlock()
+			return forge.QueuedDeploy{}, ErrQueueFull
 		}
-		j.services = map[string]want{}
+		j = &job{
+			deploy:   forge.Deploy{Project: ref.Name, Reason: forge.ReasonPush, Status: forge.StatusQueued, Queued: d.now()},
+			ref:      ref,
+			services: map[string]want{},
+			created:  make(chan struct{}),
+		}
+		d.creating[ref.Name] = j
 	}
 	j.deploy.Trigger = trig
 	for s, w := range svcs {
 		j.services[s] = w
 	}
 	j.deploy.Services = servicesOf(j.services)
-	var err error
-	if j.deploy.ID == 0 {
-		err = d.led.Create(&j.deploy)
-	} else {
-		err = d.led.Update(j.deploy)
+	j.rev++
+	rev, snap := j.rev, j.deploy
+	services := sortedKeys(j.services)
+	created := j.created
+	d.mu.Unlock()
+
+	if isNew {
+		err := d.led.CreateQueued(&snap, rev)
+		d.mu.Lock()
+		delete(d.creating, ref.Name)
+		j.createErr = err
+		if err == nil {
+			j.deploy.ID = snap.ID
+			d.schedule(j)
+		}
+		close(j.created)
+		d.mu.Unlock()
+		if err != nil {
+			return forge.QueuedDeploy{}, fmt.Errorf("queue deploy of %s: %w", ref.Name, err)
+		}
+		return forge.QueuedDeploy{ID: snap.ID, Project: ref.Name, Services: services, Status: forge.StatusQueued}, nil
 	}
+	if created != nil {
+		<-created // a push that joins a deploy still being recorded waits for its id
+	}
+	d.mu.Lock()
+	err, id := j.createErr, j.deploy.ID
+	d.mu.Unlock()
 	if err != nil {
 		return forge.QueuedDeploy{}, fmt.Errorf("queue deploy of %s: %w", ref.Name, err)
 	}
-	if d.pending[ref.Name] == nil {
-		d.schedule(j)
+	snap.ID = id
+	if err := d.led.UpdateQueued(snap, rev); err != nil {
+		return forge.QueuedDeploy{}, fmt.Errorf("queue deploy of %s: %w", ref.Name, err)
 	}
-	return forge.QueuedDeploy{ID: j.deploy.ID, Project: ref.Name, Services: sortedKeys(j.services), Status: forge.StatusQueued}, nil
+	return forge.QueuedDeploy{ID: id, Project: ref.Name, Services: services, Status: forge.StatusQueued}, nil
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -59,6 +59,8 @@ type Ledger struct {
 
 type deployRecord struct {
 	V int `json:"v"`
+	// Rev orders the rewrites of a queued deploy that pushes keep joining.
+	Rev uint64 `json:"rev,omitempty"`
 	forge.Deploy
 }
 
@@ -162,6 +164,54 @@ func (l *Ledger) Chain(done *forge.Deploy, next *forge.Deploy, link func(done, n
 	return nil
 }
 
+// CreateQueued records a new queued deploy like Create, in a transaction
+// shared with concurrent callers (one disk sync for a burst of pushes).
+func (l *Ledger) CreateQueued(d *forge.Deploy, rev uint64) error {
+	if d.Project == "" {
+		return errors.New("ledger: deploy without a project")
+	}
+	err := l.db.Batch(func(tx *bolt.Tx) error {
+		id, err := tx.Bucket(bucketDeploys).NextSequence()
+		if err != nil {
+			return err
+		}
+		d.ID = id // Batch may run this again: the last run's id is the one committed
+		return putRev(tx, *d, rev)
+	})
+	if err != nil {
+		return fmt.Errorf("record deploy for %s: %w", d.Project, err)
+	}
+	return nil
+}
+
+// UpdateQueued rewrites a queued deploy that a push joined, in a shared
+// transaction, unless a later revision is stored already or the deploy has
+// started (the running record holds the joined targets).
+func (l *Ledger) UpdateQueued(d forge.Deploy, rev uint64) error {
+	err := l.db.Batch(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketDeploys).Bucket([]byte(d.Project))
+		if b == nil {
+			return fmt.Errorf("deploy %d: %w", d.ID, ErrNotFound)
+		}
+		v := b.Get(itob(d.ID))
+		if v == nil {
+			return fmt.Errorf("deploy %d: %w", d.ID, ErrNotFound)
+		}
+		var stored deployRecord
+		if err := json.Unmarshal(v, &stored); err != nil {
+			return fmt.Errorf("decode deploy: %w", err)
+		}
+		if stored.Status != forge.StatusQueued || stored.Rev >= rev {
+			return nil
+		}
+		return putRev(tx, d, rev)
+	})
+	if err != nil {
+		return fmt.Errorf("update deploy %d: %w", d.ID, err)
+	}
+	return nil
+}
+
 // Update rewrites a recorded deploy. Once it is final, the project's history
 // is pruned to the newest Keep deploys.
 func (l *Ledger) Update(d forge.Deploy) error {
@@ -183,12 +233,14 @@ func (l *Ledger) Update(d forge.Deploy) error {
 	return nil
 }
 
-func put(tx *bolt.Tx, d forge.Deploy) error {
+func put(tx *bolt.Tx, d forge.Deploy) error { return putRev(tx, d, 0) }
+
+func putRev(tx *bolt.Tx, d forge.Deploy, rev uint64) error {
 	b, err := tx.Bucket(bucketDeploys).CreateBucketIfNotExists([]byte(d.Project))
 	if err != nil {
 		return err
 	}
-	v, err := json.Marshal(deployRecord{V: schemaVersion, Deploy: d})
+	v, err := json.Marshal(deployRecord{V: schemaVersion, Rev: rev, Deploy: d})
 	if err != nil {
 		return err
 	}
