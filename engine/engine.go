@@ -287,6 +287,9 @@ func (e *Engine) Up(ctx context.Context, ref forge.ProjectRef, pins map[string]s
 	if err != nil {
 		return err
 	}
+	if err := e.tidyInterruptedRecreates(ctx, p.Name, targets); err != nil {
+		return fmt.Errorf("up %s: %w", ref.Name, err)
+	}
 	for svc, pin := range pins {
 		s, ok := p.Services[svc]
 		if !ok {

@@ -96,3 +96,21 @@ func TestWorseReplica(t *testing.T) {
 		}
 	}
 }
+
+func TestRecreateTmpName(t *testing.T) {
+	for name, want := range map[string]string{
+		"/3f2a9c1b7d4e_shop-web-1": "shop-web-1",
+		"3f2a9c1b7d4e_shop-web-1":  "shop-web-1",
+		"/shop-web-1":              "",
+		"/3f2a9c1b7d4_shop-web-1":  "",
+		"/3F2A9C1B7D4E_shop-web-1": "",
+	} {
+		got := ""
+		if m := recreateTmpName.FindStringSubmatch(name); m != nil {
+			got = m[1]
+		}
+		if got != want {
+			t.Errorf("%s: final name %q, want %q", name, got, want)
+		}
+	}
+}
