@@ -384,24 +384,41 @@ func (d *Dispatcher) retryLater(ctx context.Context, j *job) {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	newer := d.pending[project]
-	if newer == nil {
-		newer = d.creating[project]
-	}
-	if newer != nil {
+	// A deploy still being recorded takes j over once it is (see enqueue).
+	if newer := d.pending[project]; newer != nil {
 		// The newer deploy's targets win; j's other services join it.
 		for name, w := range j.services {
 			if _, ok := newer.services[name]; !ok {
 				newer.services[name] = w
 			}
 		}
-		j.deploy.Status, j.deploy.Error, j.deploy.Finished = forge.StatusInterrupted, fmt.Sprintf("merged into deploy %d", newer.deploy.ID), d.now()
-		_ = d.led.Update(j.deploy)
+		// The joined record first: a crash in between leaves both queued.
 		newer.deploy.Services = servicesOf(newer.services)
-		_ = d.led.Update(newer.deploy)
+		if err := d.led.Update(newer.deploy); err != nil {
+			d.log.Error("queued deploy not recorded", "project", project, "deploy_id", newer.deploy.ID, "error", err)
+		}
+		j.deploy.Status, j.deploy.Error, j.deploy.Finished = forge.StatusInterrupted, fmt.Sprintf("merged into deploy %d", newer.deploy.ID), d.now()
+		if err := d.led.Update(j.deploy); err != nil {
+			d.log.Error("merged deploy not recorded", "project", project, "deploy_id", j.deploy.ID, "error", err)
+		}
 		return
 	}
 	d.pending[project] = j
+}
+
+// absorb moves j's targets (newer) into older, a queued deploy of the same
+// project, records both, and marks j done. d.mu is held.
+func (d *Dispatcher) absorb(older, j *job) error {
+	for name, w := range j.services {
+		older.services[name] = w
+	}
+	older.deploy.Trigger = j.deploy.Trigger
+	older.deploy.Services = servicesOf(older.services)
+	if err := d.led.Update(older.deploy); err != nil {
+		return err
+	}
+	j.deploy.Status, j.deploy.Error, j.deploy.Finished = forge.StatusInterrupted, fmt.Sprintf("merged into deploy %d", older.deploy.ID), d.now()
+	return d.led.Update(j.deploy)
 }
 
 // servicesOf is the queued record of a deploy's targets.
@@ -696,7 +713,14 @@ func (d *Dispatcher) enqueue(ref forge.ProjectRef, svcs map[string]want, trig fo
 		j.createErr = err
 		if err == nil {
 			j.deploy.ID = snap.ID
-			d.schedule(j)
+			if older := d.pending[ref.Name]; older != nil {
+				// A deploy came back to the queue meanwhile (an engine
+				// outage): it takes this one's newer targets, and this one
+				// is done, so one deploy per project waits.
+				err = d.absorb(older, j)
+			} else {
+				d.schedule(j)
+			}
 		}
 		close(j.created)
 		d.mu.Unlock()
