@@ -14,13 +14,13 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/distribution/reference"
 	"github.com/docker/cli/cli/command"
 	"github.com/docker/compose/v5/pkg/api"
 	"github.com/docker/compose/v5/pkg/compose"
+	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 
 	"github.com/docker-forge/docker-forge"
@@ -204,8 +204,9 @@ func (e *Engine) Resolve(ctx context.Context, image string) (string, error) {
 	return res.Descriptor.Digest.String(), nil
 }
 
-// Running reports, per service, what the project's containers run now.
-func (e *Engine) Running(ctx context.Context, project string) (map[string]forge.Running, error) {
+// serviceContainers lists a project's service containers (not one-off
+// `run` containers), stopped ones included.
+func (e *Engine) serviceContainers(ctx context.Context, project string) ([]container.Summary, error) {
 	res, err := e.cli.Client().ContainerList(ctx, client.ContainerListOptions{
 		All:     true,
 		Filters: make(client.Filters).Add("label", forge.ComposeProjectLabel+"="+project),
@@ -213,12 +214,24 @@ func (e *Engine) Running(ctx context.Context, project string) (map[string]forge.
 	if err != nil {
 		return nil, fmt.Errorf("list containers of %s: %w", project, classify(err))
 	}
-	out := map[string]forge.Running{}
+	out := res.Items[:0]
 	for _, c := range res.Items {
-		svc := c.Labels[forge.ComposeServiceLabel]
-		if svc == "" || c.Labels[forge.ComposeOneoffLabel] == "True" {
-			continue
+		if c.Labels[forge.ComposeServiceLabel] != "" && c.Labels[forge.ComposeOneoffLabel] != "True" {
+			out = append(out, c)
 		}
+	}
+	return out, nil
+}
+
+// Running reports, per service, what the project's containers run now.
+func (e *Engine) Running(ctx context.Context, project string) (map[string]forge.Running, error) {
+	items, err := e.serviceContainers(ctx, project)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]forge.Running{}
+	for _, c := range items {
+		svc := c.Labels[forge.ComposeServiceLabel]
 		if prev, ok := out[svc]; ok && prev.State == "running" {
 			continue // a scaled service: the first running replica speaks for it
 		}
@@ -355,59 +368,4 @@ func (e *Engine) RegistryCredentials(host string) (string, string) {
 		return "<token>", ac.IdentityToken
 	}
 	return ac.Username, ac.Password
-}
-
-// Health reads, per service, what the health gate needs of its container:
-// running or not, its healthcheck's status, when it started, how often it
-// restarted.
-func (e *Engine) Health(ctx context.Context, project string) (map[string]forge.Health, error) {
-	res, err := e.cli.Client().ContainerList(ctx, client.ContainerListOptions{
-		All:     true,
-		Filters: make(client.Filters).Add("label", forge.ComposeProjectLabel+"="+project),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list containers of %s: %w", project, classify(err))
-	}
-	out := map[string]forge.Health{}
-	for _, c := range res.Items {
-		svc := c.Labels[forge.ComposeServiceLabel]
-		if svc == "" || c.Labels[forge.ComposeOneoffLabel] == "True" {
-			continue
-		}
-		in, err := e.cli.Client().ContainerInspect(ctx, c.ID, client.ContainerInspectOptions{})
-		if err != nil {
-			return nil, fmt.Errorf("inspect %s of %s/%s: %w", shortID(c.ID), project, svc, classify(err))
-		}
-		h := forge.Health{Restarts: in.Container.RestartCount}
-		if st := in.Container.State; st != nil {
-			h.Running, h.State = st.Running && !st.Restarting, string(st.Status)
-			h.StartedAt, _ = time.Parse(time.RFC3339Nano, st.StartedAt)
-			if st.Health != nil {
-				h.Status = string(st.Health.Status)
-			}
-		}
-		if prev, ok := out[svc]; ok {
-			h = worse(prev, h) // a scaled service is as healthy as its worst replica
-		}
-		out[svc] = h
-	}
-	return out, nil
-}
-
-// worse combines two replicas of a service: running only if both run, the
-// worse health status, the later start, the restarts of both.
-func worse(a, b forge.Health) forge.Health {
-	rank := map[string]int{"": 0, "healthy": 1, "starting": 2, "unhealthy": 3}
-	out := a
-	if rank[b.Status] > rank[a.Status] {
-		out.Status = b.Status
-	}
-	if !b.Running {
-		out.Running, out.State = false, b.State
-	}
-	if b.StartedAt.After(a.StartedAt) {
-		out.StartedAt = b.StartedAt
-	}
-	out.Restarts = a.Restarts + b.Restarts
-	return out
 }

@@ -21,15 +21,12 @@ var recreateTmpName = regexp.MustCompile(`^/?[0-9a-f]{12}_(.+)$`)
 // replace is removed (the next Up recreates it properly); one left alone
 // gets its final name back.
 func (e *Engine) tidyInterruptedRecreates(ctx context.Context, project string, services []string) error {
-	res, err := e.cli.Client().ContainerList(ctx, client.ContainerListOptions{
-		All:     true,
-		Filters: make(client.Filters).Add("label", forge.ComposeProjectLabel+"="+project),
-	})
+	items, err := e.serviceContainers(ctx, project)
 	if err != nil {
-		return fmt.Errorf("list containers of %s: %w", project, classify(err))
+		return err
 	}
 	names := map[string]bool{}
-	for _, c := range res.Items {
+	for _, c := range items {
 		for _, n := range c.Names {
 			names[strings.TrimPrefix(n, "/")] = true
 		}
@@ -38,7 +35,7 @@ func (e *Engine) tidyInterruptedRecreates(ctx context.Context, project string, s
 	for _, s := range services {
 		wanted[s] = true
 	}
-	for _, c := range res.Items {
+	for _, c := range items {
 		if !wanted[c.Labels[forge.ComposeServiceLabel]] || len(c.Names) == 0 {
 			continue
 		}
