@@ -8,7 +8,6 @@
 package ledger
 
 import (
-	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -64,15 +63,6 @@ type deployRecord struct {
 	forge.Deploy
 }
 
-type projectRecord struct {
-	V       int              `json:"v"`
-	Ref     forge.ProjectRef `json:"ref"`
-	Updated time.Time        `json:"updated"`
-	// Attention says why the project needs a person (a rollback that
-	// failed); empty when all is well.
-	Attention string `json:"attention,omitempty"`
-}
-
 // Open opens (creating if needed) the ledger at path.
 func Open(path string, opts Options) (*Ledger, error) {
 	if opts.Timeout <= 0 {
@@ -121,22 +111,7 @@ func itob(id uint64) []byte {
 
 // Create records a new deploy, assigning d.ID.
 func (l *Ledger) Create(d *forge.Deploy) error {
-	if d.Project == "" {
-		return errors.New("ledger: deploy without a project")
-	}
-	err := l.db.Update(func(tx *bolt.Tx) error {
-		root := tx.Bucket(bucketDeploys)
-		id, err := root.NextSequence()
-		if err != nil {
-			return err
-		}
-		d.ID = id
-		return put(tx, *d)
-	})
-	if err != nil {
-		return fmt.Errorf("record deploy for %s: %w", d.Project, err)
-	}
-	return nil
+	return l.create(l.db.Update, d, 0)
 }
 
 // Chain rewrites done and records next (assigning next.ID, which done may
@@ -167,15 +142,21 @@ func (l *Ledger) Chain(done *forge.Deploy, next *forge.Deploy, link func(done, n
 // CreateQueued records a new queued deploy like Create, in a transaction
 // shared with concurrent callers (one disk sync for a burst of pushes).
 func (l *Ledger) CreateQueued(d *forge.Deploy, rev uint64) error {
+	return l.create(l.db.Batch, d, rev)
+}
+
+// create records d in a transaction run by commit (Update, or Batch, which
+// may run it more than once: the last run's id is the one committed).
+func (l *Ledger) create(commit func(func(*bolt.Tx) error) error, d *forge.Deploy, rev uint64) error {
 	if d.Project == "" {
 		return errors.New("ledger: deploy without a project")
 	}
-	err := l.db.Batch(func(tx *bolt.Tx) error {
+	err := commit(func(tx *bolt.Tx) error {
 		id, err := tx.Bucket(bucketDeploys).NextSequence()
 		if err != nil {
 			return err
 		}
-		d.ID = id // Batch may run this again: the last run's id is the one committed
+		d.ID = id
 		return putRev(tx, *d, rev)
 	})
 	if err != nil {
@@ -379,83 +360,4 @@ func decode(v []byte, d *forge.Deploy) error {
 	}
 	*d = rec.Deploy
 	return nil
-}
-
-// SaveProject remembers where a project's compose model lives. Saving the
-// same reference again writes nothing, so a deploy pays no extra sync.
-func (l *Ledger) SaveProject(ref forge.ProjectRef, now time.Time) error {
-	return l.updateProject(ref.Name, func(rec *projectRecord) {
-		if !slices.Equal(rec.Ref.ConfigFiles, ref.ConfigFiles) || rec.Ref.WorkingDir != ref.WorkingDir || rec.Ref.Name != ref.Name ||
-			!slices.Equal(rec.Ref.EnvFiles, ref.EnvFiles) || !slices.Equal(rec.Ref.Profiles, ref.Profiles) {
-			rec.Ref, rec.Updated = ref, now
-		}
-	})
-}
-
-// SetAttention records why a project needs a person, or clears it with "".
-func (l *Ledger) SetAttention(project, why string) error {
-	return l.updateProject(project, func(rec *projectRecord) {
-		if rec.Ref.Name == "" {
-			rec.Ref.Name = project
-		}
-		rec.Attention = why
-	})
-}
-
-// Attention returns why a project needs a person, "" when it does not.
-func (l *Ledger) Attention(project string) (string, error) {
-	var rec projectRecord
-	err := l.db.View(func(tx *bolt.Tx) error {
-		if v := tx.Bucket(bucketProjects).Get([]byte(project)); v != nil {
-			return json.Unmarshal(v, &rec)
-		}
-		return nil
-	})
-	return rec.Attention, err
-}
-
-func (l *Ledger) updateProject(name string, change func(*projectRecord)) error {
-	err := l.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketProjects)
-		var rec projectRecord
-		old := b.Get([]byte(name))
-		if old != nil {
-			if err := json.Unmarshal(old, &rec); err != nil {
-				return fmt.Errorf("decode project: %w", err)
-			}
-		}
-		change(&rec)
-		rec.V = schemaVersion
-		v, err := json.Marshal(rec)
-		if err != nil {
-			return err
-		}
-		if bytes.Equal(v, old) {
-			return nil // unchanged: no write
-		}
-		return b.Put([]byte(name), v)
-	})
-	if err != nil {
-		return fmt.Errorf("save project %s: %w", name, err)
-	}
-	return nil
-}
-
-// Projects returns every project forge has deployed, by name.
-func (l *Ledger) Projects() ([]forge.ProjectRef, error) {
-	var out []forge.ProjectRef
-	err := l.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketProjects).ForEach(func(_, v []byte) error {
-			var rec projectRecord
-			if err := json.Unmarshal(v, &rec); err != nil {
-				return fmt.Errorf("decode project: %w", err)
-			}
-			out = append(out, rec.Ref)
-			return nil
-		})
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list projects: %w", err)
-	}
-	return out, nil
 }
