@@ -21,9 +21,6 @@ func signature(body []byte, secret string) string {
 	return "sha256=" + hex.EncodeToString(Sign(body, secret))
 }
 
-// authFunc is the signature of a provider's auth check.
-type authFunc func(r *http.Request, body []byte, secret string) error
-
 func TestAuth(t *testing.T) {
 	body := []byte(`{"image": "registry.example.com/shop/web", "tag": "1.4"}`)
 	sha1sig := func() string {

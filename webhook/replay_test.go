@@ -251,3 +251,35 @@ func TestBackpressure(t *testing.T) {
 		t.Fatalf("the held delivery got %d, want 202", code)
 	}
 }
+
+// TestOwnCredentialDecides: a request that carries its provider's own
+// credential is judged by it alone; a right bearer token does not rescue a
+// wrong ?token= or a wrong GitLab token, but stands in when none is sent.
+func TestOwnCredentialDecides(t *testing.T) {
+	const secret = "own-secret"
+	tests := []struct {
+		name   string
+		auth   authFunc
+		target string
+		header map[string]string
+		want   error
+	}{
+		{"wrong query token, right bearer", queryTokenAuth, "/?token=wrong", map[string]string{"Authorization": "Bearer " + secret}, errBadAuth},
+		{"no query token, right bearer", queryTokenAuth, "/", map[string]string{"Authorization": "Bearer " + secret}, nil},
+		{"wrong gitlab token, right bearer", headerTokenAuth("X-Gitlab-Token"), "/", map[string]string{"X-Gitlab-Token": "nope", "Authorization": "Bearer " + secret}, errBadAuth},
+		{"bare Authorization token", tokenAuth, "/", map[string]string{"Authorization": secret}, nil},
+		{"bearer Authorization token", tokenAuth, "/", map[string]string{"Authorization": "bearer " + secret}, nil},
+		{"wrong bearer Authorization token", tokenAuth, "/", map[string]string{"Authorization": "Bearer nope"}, errBadAuth},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodPost, tt.target, nil)
+			for k, v := range tt.header {
+				r.Header.Set(k, v)
+			}
+			if err := tt.auth(r, nil, secret); !errors.Is(err, tt.want) {
+				t.Fatalf("auth = %v, want %v", err, tt.want)
+			}
+		})
+	}
+}

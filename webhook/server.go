@@ -84,7 +84,7 @@ type Server struct {
 // provider is one registry's or forge's webhook dialect.
 type provider struct {
 	// auth checks the request's credentials over the raw body.
-	auth func(r *http.Request, body []byte, secret string) error
+	auth authFunc
 	// parse turns the body into events; ignored says why there are none.
 	parse func(h http.Header, body []byte) (events []forge.Event, ignored string, err error)
 	// untrusted marks providers that cannot sign their body: the digest
