@@ -473,3 +473,30 @@ func (s *flipStack) flip(variant string) string {
 	s.e.docker("tag", s.repo+":"+variant, s.ref)
 	return s.e.push(s.ref)
 }
+
+// pushStack is one test's daemon and registry, the registry's notifications
+// going to hook (the daemon's /hooks/distribution, or nowhere), and a
+// unique project whose image is repo:live.
+type pushStack struct {
+	e                  *env
+	d                  *daemon
+	regAddr, secret    string
+	project, repo, ref string
+}
+
+func newPushStack(t *testing.T, name string, notify bool, daemonArgs ...string) *pushStack {
+	t.Helper()
+	s := &pushStack{regAddr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), secret: randomName("e2e-webhook-secret-")}
+	s.e = newEnv(t, s.regAddr)
+	s.d = s.e.startDaemon(s.secret, daemonArgs...)
+	hook := fmt.Sprintf("http://127.0.0.1:%d/lost", freePort(t))
+	if notify {
+		hook = "http://" + s.d.addr + "/hooks/distribution"
+	}
+	startRegistry(t, s.regAddr, hook, s.secret)
+	s.project = randomName("forge-e2e-" + name + "-")
+	s.repo = s.regAddr + "/" + s.project + "/app"
+	s.ref = s.repo + ":live"
+	s.e.cleanupProject(s.project)
+	return s
+}

@@ -12,16 +12,8 @@ import (
 // deploy fails its health gate and is rolled back at once: the service ends
 // on v1, serving and healthy, with both entries in the history, linked.
 func TestUnhealthyPushIsRolledBack(t *testing.T) {
-	regAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	e := newEnv(t, regAddr)
-	secret := randomName("e2e-webhook-secret-")
-	d := e.startDaemon(secret)
-	startRegistry(t, regAddr, "http://"+d.addr+"/hooks/distribution", secret)
-
-	project := randomName("forge-e2e-health-")
-	repo := regAddr + "/" + project + "/app"
-	ref := repo + ":live"
-	e.cleanupProject(project)
+	st := newPushStack(t, "health", true)
+	e, project, repo, ref := st.e, st.project, st.repo, st.ref
 	e.importImageFiles(ref, "v1", map[string]string{"healthy": "yes\n"})
 	d1 := e.push(ref)
 	compose := writeCompose(t, fmt.Sprintf(`services:

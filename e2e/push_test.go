@@ -18,16 +18,9 @@ import (
 // ledger, and rolled back with one command. A rollback whose pull fails
 // leaves the running container alone and records a failure with no secret.
 func TestRegistryPushRedeploysOnlyTheMatchedService(t *testing.T) {
-	regAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	e := newEnv(t, regAddr)
-	secret := randomName("e2e-webhook-secret-")
-	d := e.startDaemon(secret)
-	startRegistry(t, regAddr, "http://"+d.addr+"/hooks/distribution", secret)
-
-	project := randomName("forge-e2e-")
-	repo := regAddr + "/" + project + "/app"
-	ref := repo + ":live"
-	e.cleanupProject(project)
+	st := newPushStack(t, "push", true)
+	e, d, regAddr, secret := st.e, st.d, st.regAddr, st.secret
+	project, repo, ref := st.project, st.repo, st.ref
 
 	e.importImage(ref, "v1")
 	d1 := e.push(ref)
@@ -181,16 +174,8 @@ func (e *env) waitFor(project string, ok func([]forge.Deploy) bool) []forge.Depl
 // go nowhere; a service labelled forge.poll is moved to the pushed digest by
 // the daemon's registry check alone.
 func TestPollingFindsAPushWhoseNotificationWasLost(t *testing.T) {
-	regAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	e := newEnv(t, regAddr)
-	secret := randomName("e2e-webhook-secret-")
-	d := e.startDaemon(secret, "--poll-refresh", "@every 1s")
-	startRegistry(t, regAddr, fmt.Sprintf("http://127.0.0.1:%d/lost", freePort(t)), secret)
-
-	project := randomName("forge-e2e-poll-")
-	repo := regAddr + "/" + project + "/app"
-	ref := repo + ":live"
-	e.cleanupProject(project)
+	st := newPushStack(t, "poll", false, "--poll-refresh", "@every 1s")
+	e, d, project, repo, ref := st.e, st.d, st.project, st.repo, st.ref
 	e.importImage(ref, "v1")
 	d1 := e.push(ref)
 	compose := writeCompose(t, fmt.Sprintf(`services:
