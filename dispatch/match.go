@@ -109,11 +109,17 @@ func (d *Dispatcher) Submit(ctx context.Context, events []forge.Event) ([]forge.
 // deploy ran, so a semver policy compares with what runs, not with the
 // compose file.
 func (d *Dispatcher) currentTags(project string) func(string) string {
-	hist, err := d.led.History(project, 0)
-	if err != nil {
-		return nil
-	}
+	// Read on first use: only semver services ask, and a webhook is matched
+	// against every project.
+	var (
+		hist   []forge.Deploy
+		loaded bool
+	)
 	return func(service string) string {
+		if !loaded {
+			hist, _ = d.led.History(project, 0)
+			loaded = true
+		}
 		for _, h := range hist {
 			if h.Status != forge.StatusSucceeded {
 				continue
