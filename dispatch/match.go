@@ -162,18 +162,6 @@ func MergeProjects(running, saved []forge.ProjectRef) []forge.ProjectRef {
 	return running
 }
 
-// Match returns the forge-enabled services of p that an image event
-// concerns, each service judged by its update policy against the tag in its
-// compose file. MatchCurrent does the same against the tags services run now.
-func Match(p forge.Project, ev forge.Event) []string {
-	hits, _ := MatchCurrent(p, ev, nil)
-	out := make([]string, 0, len(hits))
-	for _, h := range hits {
-		out = append(out, h.Service)
-	}
-	return out
-}
-
 // MatchCurrent returns the hits of an image event in p, and for services
 // that use the pushed repository but whose policy refused the push, why.
 // current, when not nil, gives the tag a service runs now (its last deploy

@@ -40,9 +40,9 @@ func TestMatch(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := forge.Project{Ref: forge.ProjectRef{Name: "shop"}, Services: []forge.Service{tt.service}}
-			got := Match(p, tt.event)
+			got := matchNames(p, tt.event)
 			if matched := slices.Equal(got, []string{tt.service.Name}); matched != tt.want || (!tt.want && len(got) != 0) {
-				t.Errorf("Match(%q, %s) = %v, want match %v", tt.service.Image, tt.event.Image(), got, tt.want)
+				t.Errorf("matchNames(%q, %s) = %v, want match %v", tt.service.Image, tt.event.Image(), got, tt.want)
 			}
 		})
 	}
@@ -59,7 +59,7 @@ func TestMatchReturnsEveryMatchingServiceInProjectOrder(t *testing.T) {
 		},
 	}
 	ev := forge.Event{Kind: forge.KindImage, Repository: "ghcr.io/acme/shop", Tag: "live"}
-	if got, want := Match(p, ev), []string{"web", "worker"}; !slices.Equal(got, want) {
+	if got, want := matchNames(p, ev), []string{"web", "worker"}; !slices.Equal(got, want) {
 		t.Errorf("Match = %v, want %v", got, want)
 	}
 }
@@ -74,7 +74,17 @@ func TestMatchLeavesDigestPinnedServicesAlone(t *testing.T) {
 		Labels: map[string]string{forge.LabelEnable: "true"},
 	}}}
 	ev := forge.Event{Kind: forge.KindImage, Repository: "docker.io/library/nginx", Tag: "1.27"}
-	if got := Match(p, ev); len(got) != 0 {
+	if got := matchNames(p, ev); len(got) != 0 {
 		t.Fatalf("Match = %v, want nothing", got)
 	}
+}
+
+// matchNames is MatchCurrent against the compose file's tags, by name.
+func matchNames(p forge.Project, ev forge.Event) []string {
+	hits, _ := MatchCurrent(p, ev, nil)
+	out := make([]string, 0, len(hits))
+	for _, h := range hits {
+		out = append(out, h.Service)
+	}
+	return out
 }

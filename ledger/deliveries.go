@@ -176,20 +176,6 @@ func (l *Ledger) persistClaims(state map[string]time.Time, sweepAt time.Time, wi
 	})
 }
 
-// Deliveries counts the delivery ids held on disk, expired or not, once the
-// writes in flight have landed.
-func (l *Ledger) Deliveries() (int, error) {
-	l.claims.writes.Wait()
-	n := 0
-	err := l.db.View(func(tx *bolt.Tx) error {
-		if b := tx.Bucket(bucketDeliveries); b != nil {
-			n = b.Stats().KeyN
-		}
-		return nil
-	})
-	return n, err
-}
-
 func sweepBucket(b *bolt.Bucket, now time.Time, window time.Duration) error {
 	var stale [][]byte
 	err := b.ForEach(func(k, v []byte) error {

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 func TestClaimRefusesReplaysWithinTheWindowAcrossReopen(t *testing.T) {
@@ -69,4 +71,18 @@ func TestClaimSweepsExpiredDeliveries(t *testing.T) {
 	if n > 60+pruneEvery {
 		t.Fatalf("%d deliveries held for a one-minute window at one per second", n)
 	}
+}
+
+// Deliveries (test only) counts the delivery ids held on disk, expired or not, once the
+// writes in flight have landed.
+func (l *Ledger) Deliveries() (int, error) {
+	l.claims.writes.Wait()
+	n := 0
+	err := l.db.View(func(tx *bolt.Tx) error {
+		if b := tx.Bucket(bucketDeliveries); b != nil {
+			n = b.Stats().KeyN
+		}
+		return nil
+	})
+	return n, err
 }
