@@ -31,7 +31,7 @@ func TestWebhookLoad(t *testing.T) {
 	e, project, ref := st.e, st.project, st.ref
 	digests := []string{st.digests["a"], st.digests["b"]}
 	secret := randomName("e2e-load-")
-	d := e.startDaemon(secret, "--log-level", "warn")
+	d := e.startDaemon(secret, "--log-level", "warn", "--keep", "1000000") // keep every deploy: each accepted one is checked
 
 	// The tag flips every second, so the pushes keep real deploys running.
 	stop := make(chan struct{})
