@@ -83,7 +83,7 @@ func New(cfg Config) *Poller {
 // Run polls until ctx ends. Runs of one service never overlap, and a panic
 // in one is logged, not fatal.
 func (p *Poller) Run(ctx context.Context) error {
-	c := cron.New(cron.WithChain(cron.Recover(cronLog{p.log}), cron.SkipIfStillRunning(cronLog{p.log})))
+	c := cron.New(cron.WithChain(cron.SkipIfStillRunning(forge.CronLog{Log: p.log}), cron.Recover(forge.CronLog{Log: p.log})))
 	if _, err := c.AddFunc(p.cfg.Refresh, func() { p.Sync(ctx, c) }); err != nil {
 		return fmt.Errorf("poll: refresh schedule %q: %w", p.cfg.Refresh, err)
 	}
@@ -206,13 +206,4 @@ func (p *Poller) Check(ctx context.Context, t target) {
 	p.last[key] = digest
 	p.mu.Unlock()
 	log.Info("poll: tag moved", "digest", digest, "queued", len(queued), "ignored", ignored)
-}
-
-// cronLog adapts slog to cron's logger.
-type cronLog struct{ log *slog.Logger }
-
-func (l cronLog) Info(msg string, kv ...any) { l.log.Debug("cron: "+msg, kv...) }
-
-func (l cronLog) Error(err error, msg string, kv ...any) {
-	l.log.Error("cron: "+msg, append(kv, "error", err)...)
 }
