@@ -14,6 +14,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync/atomic"
 
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/distribution/reference"
@@ -37,6 +38,7 @@ type Engine struct {
 	log     *slog.Logger
 	models  modelCache
 	index   projectIndex
+	hostMem atomic.Uint64
 }
 
 // New returns an Engine on an initialized docker CLI.

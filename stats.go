@@ -1,0 +1,103 @@
+package forge
+
+import "time"
+
+// ContainerSample is one reading of a running compose container's resource
+// use, as the engine reports it: cumulative counters, not yet rates. CPU use
+// becomes a percentage only against an earlier reading (see the collector).
+type ContainerSample struct {
+	ID      string    `json:"id"`
+	Name    string    `json:"name"`
+	Project string    `json:"project"`
+	Service string    `json:"service"`
+	Read    time.Time `json:"read"`
+	// CPUTotal and SystemTotal are nanoseconds of CPU time: the container's,
+	// and the host's across all CPUs. OnlineCPUs scales their ratio.
+	CPUTotal    uint64 `json:"cpu_total"`
+	SystemTotal uint64 `json:"system_total"`
+	OnlineCPUs  uint32 `json:"online_cpus"`
+	// PreCPUTotal and PreSystemTotal are the engine's own previous reading,
+	// when it took one (zero otherwise).
+	PreCPUTotal    uint64 `json:"pre_cpu_total,omitempty"`
+	PreSystemTotal uint64 `json:"pre_system_total,omitempty"`
+	// Memory is the usage without the page cache, as docker stats shows it;
+	// MemoryLimit is 0 when the container has no limit of its own.
+	Memory      uint64 `json:"memory"`
+	MemoryLimit uint64 `json:"memory_limit"`
+	NetRx       uint64 `json:"net_rx"`
+	NetTx       uint64 `json:"net_tx"`
+	BlockRead   uint64 `json:"block_read"`
+	BlockWrite  uint64 `json:"block_write"`
+	PIDs        uint64 `json:"pids"`
+}
+
+// StatPoint is the resource use of a compose service (or of a whole project)
+// at one time: the sum over its containers, except MemoryLimit, the largest
+// (0 when any container is unlimited). A rollup point stands for a period
+// that starts at Time: its values are averages over the samples in it and
+// CPUMax and MemoryMax their maxima; a raw point has max equal to value.
+type StatPoint struct {
+	Time        time.Time `json:"time"`
+	CPU         float64   `json:"cpu_percent"`
+	CPUMax      float64   `json:"cpu_percent_max"`
+	Memory      uint64    `json:"memory"`
+	MemoryMax   uint64    `json:"memory_max"`
+	MemoryLimit uint64    `json:"memory_limit"`
+	NetRx       uint64    `json:"net_rx"`
+	NetTx       uint64    `json:"net_tx"`
+	BlockRead   uint64    `json:"block_read"`
+	BlockWrite  uint64    `json:"block_write"`
+	PIDs        uint64    `json:"pids"`
+	// Containers is how many containers the point sums (averaged in a
+	// rollup); Samples how many raw points a rollup averages (1 when raw).
+	Containers uint32 `json:"containers"`
+	Samples    uint32 `json:"samples"`
+}
+
+// StatSeries is the history of one service, or of a project when Service is
+// empty, at one resolution.
+type StatSeries struct {
+	Project string `json:"project"`
+	Service string `json:"service,omitempty"`
+	// Step is the length of the period each point stands for; 0 when the
+	// points are the collector's own samples.
+	Step   time.Duration `json:"step"`
+	Points []StatPoint   `json:"points"`
+	// Current is the newest sample, however coarse Points are.
+	Current *StatPoint `json:"current,omitempty"`
+}
+
+// Latest is the series' newest point, or false when it has none.
+func (s StatSeries) Latest() (StatPoint, bool) {
+	if len(s.Points) == 0 {
+		return StatPoint{}, false
+	}
+	return s.Points[len(s.Points)-1], true
+}
+
+// TopEntry is one container in `docker forge top`: its latest sample, named
+// project/service.
+type TopEntry struct {
+	Name        string    `json:"name"`
+	Container   string    `json:"container"`
+	ID          string    `json:"id"`
+	Time        time.Time `json:"time"`
+	CPU         float64   `json:"cpu_percent"`
+	Memory      uint64    `json:"memory"`
+	MemoryLimit uint64    `json:"memory_limit"`
+	PIDs        uint64    `json:"pids"`
+}
+
+// HostStats is a snapshot of the Docker host.
+type HostStats struct {
+	EngineVersion     string    `json:"engine_version"`
+	APIVersion        string    `json:"api_version,omitempty"`
+	OS                string    `json:"os,omitempty"`
+	CPUs              int       `json:"cpus"`
+	Memory            uint64    `json:"memory"`
+	ContainersRunning int       `json:"containers_running"`
+	ContainersStopped int       `json:"containers_stopped"`
+	ContainersPaused  int       `json:"containers_paused"`
+	Images            int       `json:"images"`
+	Time              time.Time `json:"time"`
+}
