@@ -24,6 +24,7 @@ func TestImportDirections(t *testing.T) {
 		{pkg: mod + "/engine", forbidden: []string{mod + "/dispatch", mod + "/webhook", mod + "/ledger", mod + "/api", "go.etcd.io/bbolt"}},
 		{pkg: mod + "/api", forbidden: []string{mod + "/cli-plugin", mod + "/engine"}},
 		{pkg: mod + "/registry", forbidden: append([]string{mod + "/engine", mod + "/dispatch", mod + "/ledger", "go.etcd.io/bbolt"}, dockerSide...)},
+		{pkg: mod + "/collector", forbidden: append([]string{mod + "/engine", mod + "/dispatch", mod + "/webhook", mod + "/api"}, dockerSide...)},
 		{pkg: mod + "/poll", forbidden: append([]string{mod + "/engine", mod + "/dispatch", mod + "/ledger", mod + "/webhook"}, dockerSide...)},
 	}
 	for _, tt := range tests {
