@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/docker-forge/docker-forge"
 	"github.com/docker-forge/docker-forge/ledger"
 )
@@ -54,6 +56,9 @@ type Config struct {
 	// (forge.health-timeout and forge.settle override them per service);
 	// 0 means DefaultHealthTimeout and DefaultSettle.
 	HealthTimeout, Settle time.Duration
+	// Registerer receives the deploy metrics (forge_deploys_total,
+	// forge_deploy_duration_seconds); nil means none are registered.
+	Registerer prometheus.Registerer
 }
 
 // Dispatcher queues and runs deploys. Create it with New, then call Recover
@@ -61,7 +66,7 @@ type Config struct {
 // synchronously and work without Run (the CLI uses them that way).
 type Dispatcher struct {
 	eng                   Engine
-	led                   *ledger.Ledger
+	led                   recorder
 	log                   *slog.Logger
 	scrub                 *scrubber
 	now                   func() time.Time
@@ -121,7 +126,7 @@ func New(cfg Config) *Dispatcher {
 	}
 	return &Dispatcher{
 		eng:           cfg.Engine,
-		led:           cfg.Ledger,
+		led:           recorder{Ledger: cfg.Ledger, m: newDeployMetrics(cfg.Registerer)},
 		log:           log.With("component", "dispatch"),
 		scrub:         newScrubber(cfg.Secrets),
 		now:           now,

@@ -1,0 +1,89 @@
+package dispatch
+
+import (
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/docker-forge/docker-forge"
+	"github.com/docker-forge/docker-forge/ledger"
+)
+
+// recorder is the ledger as the dispatcher writes it: every deploy that
+// reaches a final status is counted, once, in the Prometheus metrics.
+type recorder struct {
+	*ledger.Ledger
+	m *deployMetrics
+}
+
+type deployMetrics struct {
+	total    *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+	mu       sync.Mutex
+	counted  map[uint64]forge.Status // deploy id -> final status counted
+}
+
+func newDeployMetrics(reg prometheus.Registerer) *deployMetrics {
+	m := &deployMetrics{
+		total: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "forge_deploys_total",
+			Help: "Deploys that reached a final status, by compose project and status (succeeded, failed, interrupted).",
+		}, []string{"project", "status"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "forge_deploy_duration_seconds",
+			Help:    "Time from a deploy's start to its final status, health gate included.",
+			Buckets: []float64{0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300},
+		}, []string{"status"}),
+		counted: map[uint64]forge.Status{},
+	}
+	if reg != nil {
+		reg.MustRegister(m.total, m.duration)
+	}
+	return m
+}
+
+// observe counts d if it just reached a final status.
+func (m *deployMetrics) observe(d forge.Deploy) {
+	if m == nil || !d.Status.Final() {
+		return
+	}
+	m.mu.Lock()
+	if m.counted[d.ID] == d.Status {
+		m.mu.Unlock()
+		return
+	}
+	if len(m.counted) > 4096 {
+		clear(m.counted) // the ids of long-finished deploys are not written again
+	}
+	m.counted[d.ID] = d.Status
+	m.mu.Unlock()
+	m.total.WithLabelValues(d.Project, string(d.Status)).Inc()
+	if !d.Started.IsZero() && d.Finished.After(d.Started) {
+		m.duration.WithLabelValues(string(d.Status)).Observe(d.Finished.Sub(d.Started).Seconds())
+	}
+}
+
+func (r recorder) Create(d *forge.Deploy) error {
+	err := r.Ledger.Create(d)
+	if err == nil {
+		r.m.observe(*d)
+	}
+	return err
+}
+
+func (r recorder) Update(d forge.Deploy) error {
+	err := r.Ledger.Update(d)
+	if err == nil {
+		r.m.observe(d)
+	}
+	return err
+}
+
+func (r recorder) Chain(done, next *forge.Deploy, link func(done, next *forge.Deploy)) error {
+	err := r.Ledger.Chain(done, next, link)
+	if err == nil {
+		r.m.observe(*done)
+		r.m.observe(*next)
+	}
+	return err
+}
