@@ -23,6 +23,12 @@ type fakeBackend struct {
 	historyErr  error
 	projects    []api.ProjectStatus
 	projectsErr error
+	stats       []forge.StatSeries
+	statsErr    error
+	top         []forge.TopEntry
+	topErr      error
+	system      forge.HostStats
+	systemErr   error
 	// gate, when set, holds Deploy and Rollback until it is closed; entered
 	// then receives the context each started with.
 	gate    chan struct{}
@@ -33,9 +39,16 @@ type fakeBackend struct {
 	rollbacks []dispatch.RollbackRequest
 	histories []historyCall
 	listed    int
+	statsQs   []api.StatsQuery
+	topCalls  []topCall
 	// ctxErrs is the state of each deploy's and rollback's context when it
 	// finished.
 	ctxErrs []error
+}
+
+type topCall struct {
+	By    string
+	Limit int
 }
 
 type historyCall struct {
@@ -91,4 +104,22 @@ func (f *fakeBackend) calls() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return len(f.deploys) + len(f.rollbacks) + len(f.histories) + f.listed
+}
+
+func (f *fakeBackend) Stats(_ context.Context, q api.StatsQuery) ([]forge.StatSeries, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.statsQs = append(f.statsQs, q)
+	return f.stats, f.statsErr
+}
+
+func (f *fakeBackend) Top(_ context.Context, by string, limit int) ([]forge.TopEntry, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.topCalls = append(f.topCalls, topCall{By: by, Limit: limit})
+	return f.top, f.topErr
+}
+
+func (f *fakeBackend) System(context.Context) (forge.HostStats, error) {
+	return f.system, f.systemErr
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/docker-forge/docker-forge"
+	"github.com/docker-forge/docker-forge/collector"
 	"github.com/docker-forge/docker-forge/dispatch"
 	"github.com/docker-forge/docker-forge/ledger"
 	"github.com/docker-forge/docker-forge/webhook"
@@ -73,6 +74,7 @@ func Register(r *mux.Router, b Backend, token string, log *slog.Logger, opts ...
 	sub.Handle("/projects/{name}/history", webhook.Handler(h.history)).Methods(http.MethodGet)
 	sub.Handle("/projects/{name}/deploy", webhook.Handler(h.deploy)).Methods(http.MethodPost)
 	sub.Handle("/projects/{name}/rollback", webhook.Handler(h.rollback)).Methods(http.MethodPost)
+	h.registerStats(sub)
 }
 
 type handlers struct {
@@ -165,6 +167,8 @@ func (h *handlers) fail(err error) error {
 	switch {
 	case errors.Is(err, dispatch.ErrUnknownProject), errors.Is(err, ledger.ErrNotFound):
 		return webhook.Errorf(http.StatusNotFound, "%v", err)
+	case errors.Is(err, collector.ErrBadQuery):
+		return webhook.Errorf(http.StatusBadRequest, "%v", err)
 	case errors.Is(err, dispatch.ErrNothingToRollBack):
 		return webhook.Errorf(http.StatusConflict, "%v", err)
 	case errors.Is(err, forge.ErrEngineUnavailable):

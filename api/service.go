@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/docker-forge/docker-forge"
 	"github.com/docker-forge/docker-forge/dispatch"
@@ -23,6 +24,20 @@ type Backend interface {
 	Rollback(ctx context.Context, req dispatch.RollbackRequest) (forge.Deploy, error)
 	History(ctx context.Context, project string, limit int) ([]forge.Deploy, error)
 	Projects(ctx context.Context) ([]ProjectStatus, error)
+	// Stats is a project's resource history over window, by service, or
+	// with no project the total of every project.
+	Stats(ctx context.Context, q StatsQuery) ([]forge.StatSeries, error)
+	// Top is the heaviest containers by "cpu" or "memory".
+	Top(ctx context.Context, by string, limit int) ([]forge.TopEntry, error)
+	// System is a snapshot of the Docker host.
+	System(ctx context.Context) (forge.HostStats, error)
+}
+
+// StatsQuery asks for stats history. Window is a Go duration ("" is 2h).
+type StatsQuery struct {
+	Project string
+	Service string
+	Window  string
 }
 
 // ProjectStatus is one line of `docker forge ls`.
@@ -52,11 +67,21 @@ type projectLister interface {
 	Running(ctx context.Context, project string) (map[string]forge.Running, error)
 }
 
+// hostReader is the part of the engine that `stats --system` reads.
+type hostReader interface {
+	Host(ctx context.Context) (forge.HostStats, error)
+}
+
 // Local answers the CLI in-process, on an open ledger and engine.
 type Local struct {
 	Dispatcher *dispatch.Dispatcher
 	Ledger     *ledger.Ledger
-	Engine     projectLister
+	Engine     interface {
+		projectLister
+		hostReader
+	}
+	// Now is the clock for stats windows; nil means time.Now.
+	Now func() time.Time
 }
 
 // Deploy runs a manual deploy now.

@@ -31,7 +31,12 @@ type fakeLister struct {
 	runningErr map[string]error
 
 	loaded []forge.ProjectRef
+
+	host    forge.HostStats
+	hostErr error
 }
+
+func (f *fakeLister) Host(context.Context) (forge.HostStats, error) { return f.host, f.hostErr }
 
 func (f *fakeLister) Projects(context.Context) ([]forge.ProjectRef, error) {
 	return append([]forge.ProjectRef(nil), f.refs...), f.refsErr

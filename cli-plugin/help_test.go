@@ -53,6 +53,8 @@ func TestHelpGolden(t *testing.T) {
 		{name: "rollback", args: []string{"rollback", "--help"}},
 		{name: "ls", args: []string{"ls", "--help"}},
 		{name: "version", args: []string{"version", "--help"}},
+		{name: "stats", args: []string{"stats", "--help"}},
+		{name: "top", args: []string{"top", "--help"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -124,10 +126,10 @@ func TestCommandTree(t *testing.T) {
 			t.Errorf("%s has no short description", c.Name())
 		}
 	}
-	if got, want := strings.Join(names, ","), "deploy,history,ls,rollback,serve,version"; got != want {
+	if got, want := strings.Join(names, ","), "deploy,history,ls,rollback,serve,stats,top,version"; got != want {
 		t.Errorf("commands %s, want %s", got, want)
 	}
-	for _, name := range []string{"ls", "history", "deploy", "rollback"} {
+	for _, name := range []string{"ls", "history", "deploy", "rollback", "stats", "top"} {
 		c, _, err := root.Find([]string{name})
 		if err != nil {
 			t.Fatal(err)

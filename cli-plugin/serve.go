@@ -21,6 +21,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/docker-forge/docker-forge/api"
+	"github.com/docker-forge/docker-forge/collector"
 	"github.com/docker-forge/docker-forge/dispatch"
 	"github.com/docker-forge/docker-forge/engine"
 	"github.com/docker-forge/docker-forge/ledger"
@@ -45,6 +46,8 @@ type serveOptions struct {
 	healthTimeout        time.Duration
 	settle               time.Duration
 	maxQueued            int
+	statsSchedule        string
+	statsRetention       collector.Retention
 }
 
 func newServeCommand(dockerCli command.Cli, g *globalOptions) *cobra.Command {
@@ -55,8 +58,11 @@ func newServeCommand(dockerCli command.Cli, g *globalOptions) *cobra.Command {
 		Long: `Run docker-forge's daemon in the foreground: it listens for registry webhooks
 on --addr (POST /hooks/distribution, POST /hooks/generic), redeploys the
 compose services that use a pushed image, pinned to its digest, and records
-every deploy in the ledger in --data-dir. The CLI's other commands talk to it
-over the socket in --data-dir while it runs.
+every deploy in the ledger in --data-dir. It also samples the CPU, memory,
+network and I/O of every compose container on --stats-schedule and keeps that
+history, summed per project and service, in the same ledger (see "docker
+forge stats" and "docker forge top"). The CLI's other commands talk to it over
+the socket in --data-dir while it runs.
 
 The webhook secret comes from FORGE_WEBHOOK_SECRET; serve refuses to start
 without one unless --allow-unauthenticated is given (local testing only).
@@ -83,6 +89,10 @@ Endpoints: /healthz, /metrics (Prometheus), /hooks/{provider}; the JSON API
 	f.DurationVar(&o.settle, "settle", dispatch.DefaultSettle, "how long a service without a healthcheck must stay running to pass the health gate (forge.settle)")
 	f.IntVar(&o.maxQueued, "max-queued", 1024, "projects that may wait for a deploy at once; past it webhooks are answered 503")
 	f.StringVar(&o.pollRefresh, "poll-refresh", poll.DefaultRefresh, "how often to re-read which services carry a forge.poll schedule (a cron spec)")
+	f.StringVar(&o.statsSchedule, "stats-schedule", collector.DefaultSchedule, `when to sample every compose container's CPU, memory, network and I/O (a cron spec such as "@every 30s" or "*/1 * * * *"; "off" disables it)`)
+	f.DurationVar(&o.statsRetention.Raw, "stats-keep-raw", collector.DefaultRetention.Raw, "how long stats samples are kept")
+	f.DurationVar(&o.statsRetention.Minute, "stats-keep-minute", collector.DefaultRetention.Minute, "how long 1-minute stats rollups (average and max) are kept")
+	f.DurationVar(&o.statsRetention.Hour, "stats-keep-hour", collector.DefaultRetention.Hour, "how long 1-hour stats rollups (average and max) are kept")
 	f.StringVar(&o.config, "config", "", "config file with per-provider secrets (default <data-dir>/config.yaml, if present)")
 	return cmd
 }
@@ -149,6 +159,7 @@ type daemon struct {
 	disp       *dispatch.Dispatcher
 	poller     *poll.Poller
 	hooks      *webhook.Server
+	stats      *collector.Collector // nil when --stats-schedule=off
 	tcp, sock  *mux.Router
 }
 
@@ -161,16 +172,25 @@ func newDaemon(ctx context.Context, dockerCli command.Cli, led *ledger.Ledger, s
 	if err := eng.Ping(ctx); err != nil {
 		log.Warn("docker engine not reachable yet; webhooks answer 503 until it is", "error", err)
 	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	disp := dispatch.New(dispatch.Config{
 		Engine: eng, Ledger: led, Logger: log, StopGrace: o.shutdownTimeout,
 		HealthTimeout: o.healthTimeout, Settle: o.settle, MaxQueued: o.maxQueued,
-		Secrets: append(registrySecrets(dockerCli), secrets.all()...),
+		Secrets: append(registrySecrets(dockerCli), secrets.all()...), Registerer: reg,
 	})
 	if err := disp.Recover(); err != nil {
 		return nil, err
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	stats, err := collector.New(collector.Config{
+		Engine: eng, Ledger: led, Logger: log, Schedule: o.statsSchedule, Retention: o.statsRetention,
+		ErrNotRunning: engine.ErrNotRunning, Metrics: collector.NewMetrics(reg),
+	})
+	if errors.Is(err, collector.ErrOff) {
+		log.Info("stats collector is off (--stats-schedule=off)")
+	} else if err != nil {
+		return nil, fmt.Errorf("--stats-schedule, --stats-keep-*: %w", err)
+	}
 	hooks, err := webhook.New(webhook.Config{
 		Secret: secret, Secrets: secrets.PerProvider, AllowUnauthenticated: o.allowUnauthenticated, MaxBody: o.maxBody,
 		Replay: led, ReplayWindow: o.replayWindow,
@@ -184,7 +204,7 @@ func newDaemon(ctx context.Context, dockerCli command.Cli, led *ledger.Ledger, s
 		Projects: eng, Dispatcher: disp, Logger: log, Refresh: o.pollRefresh,
 		Registry: &registry.Client{Creds: eng.RegistryCredentials, HTTP: &http.Client{Timeout: 30 * time.Second}},
 	})
-	d := &daemon{log: log, eng: eng, disp: disp, poller: poller, hooks: hooks, tcp: mux.NewRouter(), sock: mux.NewRouter()}
+	d := &daemon{log: log, eng: eng, disp: disp, poller: poller, hooks: hooks, stats: stats, tcp: mux.NewRouter(), sock: mux.NewRouter()}
 	hooks.Register(d.tcp)
 	d.tcp.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{})).Methods(http.MethodGet)
 	// The API can deploy anything: on the TCP address only with its own
@@ -234,6 +254,13 @@ func (d *daemon) serve(ctx context.Context, tcpLn, sockLn net.Listener, timeout 
 			d.log.Error("poller stopped", "error", err)
 		}
 	})
+	if d.stats != nil {
+		wg.Go(func() {
+			if err := d.stats.Run(ctx); err != nil {
+				d.log.Error("stats collector stopped", "error", err)
+			}
+		})
+	}
 	dispDone := make(chan struct{})
 	go func() {
 		defer close(dispDone)
