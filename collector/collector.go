@@ -180,6 +180,7 @@ func (c *Collector) Collect(ctx context.Context) (Result, error) {
 	err := c.collect(ctx, &res)
 	res.Duration = c.cfg.Now().Sub(start)
 	c.cfg.Metrics.observeRun(res, err)
+	c.log.Debug("stats collected", "containers", res.Containers, "sampled", res.Sampled, "vanished", res.Vanished, "failed", res.Failed, "duration", res.Duration)
 	return res, err
 }
 
