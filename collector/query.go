@@ -64,6 +64,7 @@ const settingsKey = "collector"
 // Store is the part of the ledger that queries read.
 type Store interface {
 	StatsRange(tier, project string, from, to time.Time, services ...string) (map[string][]forge.StatPoint, error)
+	ScanStats(tier, project string, from, to time.Time, services []string, fn func(service string, p forge.StatPoint)) error
 	StatsSpan(tier, project string) (first, last time.Time, ok bool, err error)
 	StatsProjects(tier string) ([]string, error)
 	Latest(since time.Time) ([]forge.TopEntry, error)
@@ -113,7 +114,7 @@ func Query(st Store, project, service, window string, now time.Time) ([]forge.St
 	if service != "" {
 		services = []string{service}
 	}
-	return query(st, set.Retention, project, w, now, services)
+	return query(st, set, project, w, now, services)
 }
 
 // Projects is the total of every project that has stats, over window.
@@ -143,7 +144,7 @@ func Projects(st Store, window string, now time.Time) ([]forge.StatSeries, error
 	sort.Strings(names)
 	out := []forge.StatSeries{}
 	for _, p := range names {
-		s, err := query(st, set.Retention, p, w, now, []string{""})
+		s, err := query(st, set, p, w, now, []string{""})
 		if err != nil {
 			return nil, err
 		}
@@ -152,13 +153,49 @@ func Projects(st Store, window string, now time.Time) ([]forge.StatSeries, error
 	return out, nil
 }
 
-func query(st Store, r Retention, project string, window time.Duration, now time.Time, services []string) ([]forge.StatSeries, error) {
+func query(st Store, set settings, project string, window time.Duration, now time.Time, services []string) ([]forge.StatSeries, error) {
 	from := now.Add(-window)
-	t, ok, err := chooseTier(st, r, project, from, window)
+	t, ok, err := chooseTier(st, set.Retention, project, from, window)
 	if err != nil || !ok {
 		return []forge.StatSeries{}, err
 	}
-	byService, err := st.StatsRange(t.name, project, from, now.Add(time.Second), services...)
+	// Past MaxPoints a series is read into coarser buckets as it streams
+	// by, so a long window costs neither memory nor a second pass.
+	step := t.step
+	if per := max(t.step, set.Interval, time.Second); window/per > MaxPoints {
+		step = bucketStep(window, t.step)
+	}
+	type acc struct {
+		series      *forge.StatSeries
+		bucket, end time.Time
+		buf         []forge.StatPoint
+	}
+	flush := func(a *acc) {
+		if len(a.buf) > 0 {
+			a.series.Points = append(a.series.Points, rollup(a.bucket, a.buf))
+			a.buf = a.buf[:0]
+		}
+	}
+	accs := map[string]*acc{}
+	var a *acc // the series being read: they come one after the other
+	err = st.ScanStats(t.name, project, from, now.Add(time.Second), services, func(svc string, p forge.StatPoint) {
+		if a == nil || a.series.Service != svc {
+			if a = accs[svc]; a == nil {
+				a = &acc{series: &forge.StatSeries{Project: project, Service: svc, Step: step, Points: make([]forge.StatPoint, 0, MaxPoints+1)}}
+				accs[svc] = a
+			}
+		}
+		if step == t.step {
+			a.series.Points = append(a.series.Points, p)
+			return
+		}
+		if p.Time.Before(a.bucket) || !p.Time.Before(a.end) {
+			flush(a)
+			a.bucket = p.Time.Truncate(step)
+			a.end = a.bucket.Add(step)
+		}
+		a.buf = append(a.buf, p)
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -166,17 +203,13 @@ func query(st Store, r Retention, project string, window time.Duration, now time
 	if err != nil {
 		return nil, err
 	}
-	step := bucketStep(window, t.step)
-	out := make([]forge.StatSeries, 0, len(byService))
-	for svc, pts := range byService {
-		s := forge.StatSeries{Project: project, Service: svc, Step: t.step, Points: pts}
-		if len(pts) > MaxPoints && step > t.step {
-			s.Step, s.Points = step, downsample(pts, step)
-		}
+	out := make([]forge.StatSeries, 0, len(accs))
+	for svc, a := range accs {
+		flush(a)
 		if c, ok := current[svc]; ok {
-			s.Current = &c
+			a.series.Current = &c
 		}
-		out = append(out, s)
+		out = append(out, *a.series)
 	}
 	sortSeries(out)
 	return out, nil

@@ -15,19 +15,18 @@ import (
 )
 
 // The stats series live apart from the deploys: bucket "stats" holds one
-// bucket per tier (raw samples, rollups), each one bucket per project, whose
-// keys are the point's time (big-endian unix nanoseconds) followed by the
-// service name ("" for the project's total), so a window is one cursor
-// range. Points are packed as varints: a day of 1-minute rollups of a
-// 50-service project reads in milliseconds.
+// bucket per tier (raw samples, rollups), each one bucket per project, each
+// one bucket per series (seriesBucket: a service, or the project's total),
+// whose keys are the points' times (big-endian unix nanoseconds), so a
+// window is one cursor range per series. Points are packed in fixed-width
+// fields, so a long window decodes with plain loads.
 var (
-	bucketStats      = []byte("stats")
-	bucketLatest     = []byte("stats-latest") // container id -> forge.TopEntry (JSON)
-	bucketStatsMeta  = []byte("stats-meta")   // key -> JSON
-	pointVersion     = byte(1)
-	errShortPoint    = errors.New("ledger: truncated stats point")
-	errPointVersion  = errors.New("ledger: unknown stats point version")
-	maxPointEncoding = 1 + 13*binary.MaxVarintLen64
+	bucketStats     = []byte("stats")
+	bucketLatest    = []byte("stats-latest") // container id -> forge.TopEntry (JSON)
+	bucketStatsMeta = []byte("stats-meta")   // key -> JSON
+	pointVersion    = byte(1)
+	errShortPoint   = errors.New("ledger: truncated stats point")
+	errPointVersion = errors.New("ledger: unknown stats point version")
 )
 
 // StatsWrite is what one collector run stores, in one transaction.
@@ -59,8 +58,12 @@ func (l *Ledger) WriteStats(w StatsWrite) error {
 				if err != nil {
 					return err
 				}
+				sb, err := pb.CreateBucketIfNotExists(seriesBucket(s.Service))
+				if err != nil {
+					return err
+				}
 				for _, p := range s.Points {
-					if err := pb.Put(pointKey(p.Time, s.Service), encodePoint(p)); err != nil {
+					if err := sb.Put(timeKey(p.Time), encodePoint(p)); err != nil {
 						return err
 					}
 				}
@@ -79,31 +82,46 @@ func (l *Ledger) WriteStats(w StatsWrite) error {
 	return nil
 }
 
-// pruneTier drops the points older than before from every project of a
-// tier, and the projects left empty.
+// pruneTier drops the points older than before from every series of a
+// tier, and the series and projects left empty.
 func pruneTier(tb *bolt.Bucket, before time.Time) error {
 	if tb == nil {
 		return nil
 	}
 	limit := timeKey(before)
-	var empty [][]byte
-	err := tb.ForEachBucket(func(name []byte) error {
-		pb := tb.Bucket(name)
-		c := pb.Cursor()
-		for k, _ := c.First(); k != nil && bytes.Compare(k[:8], limit) < 0; k, _ = c.First() {
-			if err := c.Delete(); err != nil {
+	var emptyProjects [][]byte
+	err := tb.ForEachBucket(func(project []byte) error {
+		pb := tb.Bucket(project)
+		var emptySeries [][]byte
+		err := pb.ForEachBucket(func(name []byte) error {
+			c := pb.Bucket(name).Cursor()
+			for k, _ := c.First(); k != nil && bytes.Compare(k, limit) < 0; k, _ = c.First() {
+				if err := c.Delete(); err != nil {
+					return err
+				}
+			}
+			if k, _ := c.First(); k == nil {
+				emptySeries = append(emptySeries, bytes.Clone(name))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, name := range emptySeries {
+			if err := pb.DeleteBucket(name); err != nil {
 				return err
 			}
 		}
-		if k, _ := c.First(); k == nil {
-			empty = append(empty, bytes.Clone(name))
+		if k, _ := pb.Cursor().First(); k == nil {
+			emptyProjects = append(emptyProjects, bytes.Clone(project))
 		}
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	for _, name := range empty {
+	for _, name := range emptyProjects {
 		if err := tb.DeleteBucket(name); err != nil {
 			return err
 		}
@@ -152,35 +170,54 @@ func writeLatest(tx *bolt.Tx, latest []forge.TopEntry, before time.Time) error {
 // only those are returned.
 func (l *Ledger) StatsRange(tier, project string, from, to time.Time, services ...string) (map[string][]forge.StatPoint, error) {
 	out := map[string][]forge.StatPoint{}
-	want := map[string]bool{}
-	for _, s := range services {
-		want[s] = true
-	}
+	err := l.ScanStats(tier, project, from, to, services, func(svc string, p forge.StatPoint) {
+		out[svc] = append(out[svc], p)
+	})
+	return out, err
+}
+
+// ScanStats calls fn with each of a project's points in tier from from
+// (inclusive) to to (exclusive): series by series in name order (the
+// project's total, "", first), each in time order; with services given,
+// only theirs. It holds no point after fn returns, so a long window costs
+// no memory of its own.
+func (l *Ledger) ScanStats(tier, project string, from, to time.Time, services []string, fn func(service string, p forge.StatPoint)) error {
 	err := l.db.View(func(tx *bolt.Tx) error {
 		pb := projectBucket(tx, tier, project)
 		if pb == nil {
 			return nil
 		}
-		c := pb.Cursor()
-		end := timeKey(to)
-		for k, v := c.Seek(timeKey(from)); k != nil && bytes.Compare(k[:8], end) < 0; k, v = c.Next() {
-			svc := string(k[8:])
-			if len(want) > 0 && !want[svc] {
-				continue
+		start, end := timeKey(from), timeKey(to)
+		scan := func(svc string, sb *bolt.Bucket) error {
+			c := sb.Cursor()
+			for k, v := c.Seek(start); k != nil && bytes.Compare(k, end) < 0; k, v = c.Next() {
+				p, err := decodePoint(v)
+				if err != nil {
+					return fmt.Errorf("%s point of %s/%s: %w", tier, project, svc, err)
+				}
+				p.Time = keyTime(k)
+				fn(svc, p)
 			}
-			p, err := decodePoint(v)
-			if err != nil {
-				return fmt.Errorf("%s point of %s/%s: %w", tier, project, svc, err)
-			}
-			p.Time = keyTime(k)
-			out[svc] = append(out[svc], p)
+			return nil
 		}
-		return nil
+		if len(services) > 0 {
+			for _, svc := range services {
+				if sb := pb.Bucket(seriesBucket(svc)); sb != nil {
+					if err := scan(svc, sb); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		}
+		return pb.ForEachBucket(func(name []byte) error {
+			return scan(seriesName(name), pb.Bucket(name))
+		})
 	})
 	if err != nil {
-		return nil, fmt.Errorf("read %s stats of %s: %w", tier, project, err)
+		return fmt.Errorf("read %s stats of %s: %w", tier, project, err)
 	}
-	return out, nil
+	return nil
 }
 
 // StatsSpan returns the times of a project's oldest and newest points in
@@ -191,13 +228,24 @@ func (l *Ledger) StatsSpan(tier, project string) (first, last time.Time, ok bool
 		if pb == nil {
 			return nil
 		}
-		c := pb.Cursor()
-		if k, _ := c.First(); k != nil {
-			first = keyTime(k)
+		return pb.ForEachBucket(func(name []byte) error {
+			c := pb.Bucket(name).Cursor()
+			k, _ := c.First()
+			if k == nil {
+				return nil
+			}
+			f := keyTime(k)
 			k, _ = c.Last()
-			last, ok = keyTime(k), true
-		}
-		return nil
+			l := keyTime(k)
+			if !ok || f.Before(first) {
+				first = f
+			}
+			if !ok || l.After(last) {
+				last = l
+			}
+			ok = true
+			return nil
+		})
 	})
 	if err != nil {
 		return first, last, false, fmt.Errorf("read %s stats of %s: %w", tier, project, err)
@@ -311,34 +359,41 @@ func timeKey(t time.Time) []byte {
 	return binary.BigEndian.AppendUint64(make([]byte, 0, 8), uint64(max(t.UnixNano(), 0)))
 }
 
-func pointKey(t time.Time, service string) []byte {
-	return append(timeKey(t), service...)
-}
+// seriesBucket names a series' bucket: "." and the service, "." alone for
+// the project's total (bbolt names cannot be empty).
+func seriesBucket(service string) []byte { return []byte("." + service) }
+
+func seriesName(bucket []byte) string { return string(bucket[1:]) }
 
 func keyTime(k []byte) time.Time {
-	return time.Unix(0, int64(binary.BigEndian.Uint64(k[:8]))).UTC()
+	return time.Unix(0, int64(binary.BigEndian.Uint64(k))).UTC()
 }
+
+// pointSize is an encoded point: a version byte, then fixed-width
+// little-endian fields, so a long window decodes with plain loads.
+const pointSize = 1 + 4 + 4 + 8*7 + 4 + 4 + 4
 
 // encodePoint packs a point without its time (the key holds it); CPU
 // percentages are kept to a hundredth.
 func encodePoint(p forge.StatPoint) []byte {
-	b := make([]byte, 0, maxPointEncoding)
-	b = append(b, pointVersion)
-	for _, v := range []uint64{
-		cents(p.CPU), cents(p.CPUMax), p.Memory, p.MemoryMax, p.MemoryLimit,
-		p.NetRx, p.NetTx, p.BlockRead, p.BlockWrite, p.PIDs,
-		uint64(p.Containers), uint64(p.Samples),
-	} {
-		b = binary.AppendUvarint(b, v)
+	b := make([]byte, 1, pointSize)
+	b[0] = pointVersion
+	le := binary.LittleEndian
+	b = le.AppendUint32(b, cents(p.CPU))
+	b = le.AppendUint32(b, cents(p.CPUMax))
+	for _, v := range []uint64{p.Memory, p.MemoryMax, p.MemoryLimit, p.NetRx, p.NetTx, p.BlockRead, p.BlockWrite} {
+		b = le.AppendUint64(b, v)
 	}
-	return b
+	b = le.AppendUint32(b, uint32(min(p.PIDs, math.MaxUint32)))
+	b = le.AppendUint32(b, p.Containers)
+	return le.AppendUint32(b, p.Samples)
 }
 
-func cents(pct float64) uint64 {
+func cents(pct float64) uint32 {
 	if pct <= 0 || math.IsNaN(pct) {
 		return 0
 	}
-	return uint64(math.Round(pct * 100))
+	return uint32(min(math.Round(pct*100), math.MaxUint32))
 }
 
 func decodePoint(b []byte) (forge.StatPoint, error) {
@@ -349,18 +404,13 @@ func decodePoint(b []byte) (forge.StatPoint, error) {
 	if b[0] != pointVersion {
 		return p, errPointVersion
 	}
-	b = b[1:]
-	var vals [12]uint64
-	for i := range vals {
-		v, n := binary.Uvarint(b)
-		if n <= 0 {
-			return p, errShortPoint
-		}
-		vals[i], b = v, b[n:]
+	if len(b) < pointSize {
+		return p, errShortPoint
 	}
-	p.CPU, p.CPUMax = float64(vals[0])/100, float64(vals[1])/100
-	p.Memory, p.MemoryMax, p.MemoryLimit = vals[2], vals[3], vals[4]
-	p.NetRx, p.NetTx, p.BlockRead, p.BlockWrite, p.PIDs = vals[5], vals[6], vals[7], vals[8], vals[9]
-	p.Containers, p.Samples = uint32(vals[10]), uint32(vals[11])
+	le := binary.LittleEndian
+	p.CPU, p.CPUMax = float64(le.Uint32(b[1:]))/100, float64(le.Uint32(b[5:]))/100
+	p.Memory, p.MemoryMax, p.MemoryLimit = le.Uint64(b[9:]), le.Uint64(b[17:]), le.Uint64(b[25:])
+	p.NetRx, p.NetTx, p.BlockRead, p.BlockWrite = le.Uint64(b[33:]), le.Uint64(b[41:]), le.Uint64(b[49:]), le.Uint64(b[57:])
+	p.PIDs, p.Containers, p.Samples = uint64(le.Uint32(b[65:])), le.Uint32(b[69:]), le.Uint32(b[73:])
 	return p, nil
 }
