@@ -33,8 +33,10 @@ test-unit: ## unit tests only (no engine)
 test-e2e: services
 	FORGE_E2E=1 $(GO) test -count=1 -v ./e2e
 
-bench: services ## benchmarks: webhook ingest, deploy overhead, ack latency, health-gate overhead, and the full load test
+bench: services ## benchmarks: webhook ingest, stats queries and ledger growth, deploy overhead, ack latency, health-gate overhead, a collector run vs docker stats, and the full load test
 	$(GO) test -run '^$$' -bench . -benchtime 5x ./webhook ./ledger
+	$(GO) test -run '^$$' -bench BenchmarkQuery -benchtime 200x ./collector
+	$(GO) test -run '^$$' -bench BenchmarkLedgerGrowth -benchtime 1x -timeout 30m ./collector
 	FORGE_E2E=1 $(GO) test -run '^$$' -bench . -benchtime 10x -timeout 20m ./e2e
 	$(MAKE) --no-print-directory load
 
