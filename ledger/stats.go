@@ -62,6 +62,9 @@ func (l *Ledger) WriteStats(w StatsWrite) error {
 				if err != nil {
 					return err
 				}
+				// Points are appended in time order: full pages, not the
+				// half-full ones a split leaves by default.
+				sb.FillPercent = 0.95
 				for _, p := range s.Points {
 					if err := sb.Put(timeKey(p.Time), encodePoint(p)); err != nil {
 						return err
