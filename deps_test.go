@@ -25,6 +25,7 @@ func TestImportDirections(t *testing.T) {
 		{pkg: mod + "/api", forbidden: []string{mod + "/cli-plugin", mod + "/engine"}},
 		{pkg: mod + "/registry", forbidden: append([]string{mod + "/engine", mod + "/dispatch", mod + "/ledger", "go.etcd.io/bbolt"}, dockerSide...)},
 		{pkg: mod + "/collector", forbidden: append([]string{mod + "/engine", mod + "/dispatch", mod + "/webhook", mod + "/api"}, dockerSide...)},
+		{pkg: mod + "/gitsrc", stdOnly: true},
 		{pkg: mod + "/poll", forbidden: append([]string{mod + "/engine", mod + "/dispatch", mod + "/ledger", mod + "/webhook"}, dockerSide...)},
 	}
 	for _, tt := range tests {
