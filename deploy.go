@@ -55,6 +55,12 @@ type ServiceDeploy struct {
 	// runs. With Image it is what a queued deploy needs to run after a
 	// restart.
 	Requested string `json:"requested,omitempty"`
+	// Built marks a service built from the project's git checkout: Image is
+	// then the tag forge gave it (<project>-<service>:<commit>), Digest and
+	// Previous image IDs, and BuildHash the build definition it was built
+	// from.
+	Built     bool   `json:"built,omitempty"`
+	BuildHash string `json:"build_hash,omitempty"`
 }
 
 // Deploy is one run of the dispatcher against one compose project, as the
@@ -74,11 +80,15 @@ type Deploy struct {
 	// RevertedBy, on that failed deploy, the rollback that undid it.
 	Reverts uint64 `json:"reverts,omitempty"`
 	// Resumes is the interrupted deploy this one converges again.
-	Resumes    uint64    `json:"resumes,omitempty"`
-	RevertedBy uint64    `json:"reverted_by,omitempty"`
-	Queued     time.Time `json:"queued"`
-	Started    time.Time `json:"started,omitzero"`
-	Finished   time.Time `json:"finished,omitzero"`
+	Resumes uint64 `json:"resumes,omitempty"`
+	// Commit is the git commit a git-sourced project was deployed at (while
+	// queued: the commit asked for), PreviousCommit the one it ran before.
+	Commit         string    `json:"commit,omitempty"`
+	PreviousCommit string    `json:"previous_commit,omitempty"`
+	RevertedBy     uint64    `json:"reverted_by,omitempty"`
+	Queued         time.Time `json:"queued"`
+	Started        time.Time `json:"started,omitzero"`
+	Finished       time.Time `json:"finished,omitzero"`
 }
 
 // Service returns the deploy's entry for the named service.
@@ -96,5 +106,7 @@ type QueuedDeploy struct {
 	ID       uint64   `json:"id"`
 	Project  string   `json:"project"`
 	Services []string `json:"services"`
-	Status   Status   `json:"status"`
+	// Commit is the git commit a git-sourced project is to be deployed at.
+	Commit string `json:"commit,omitempty"`
+	Status Status `json:"status"`
 }

@@ -71,6 +71,35 @@ type ProjectRef struct {
 type Project struct {
 	Ref      ProjectRef `json:"ref"`
 	Services []Service  `json:"services"`
+	// Source is the git repository the project deploys from, from its
+	// compose file's top-level x-forge extension; nil when it has none.
+	Source *Source `json:"source,omitempty"`
+}
+
+// ExtensionKey is the compose file's top-level extension forge reads.
+const ExtensionKey = "x-forge"
+
+// Source is a project's git source, declared in the compose file:
+//
+//	x-forge:
+//	  repository: https://git.example.com/acme/shop.git
+//	  branch: main
+//	  path: deploy      # the compose file's directory in the repository
+//	  tags: false       # whether a tag push deploys the commit it names
+type Source struct {
+	Repository string `json:"repository" yaml:"repository"`
+	Branch     string `json:"branch" yaml:"branch"`
+	Path       string `json:"path,omitempty" yaml:"path,omitempty"`
+	Tags       bool   `json:"tags,omitempty" yaml:"tags,omitempty"`
+}
+
+// ServiceBuild is what forge needs of a service's build: section.
+type ServiceBuild struct {
+	// Context is the build context's absolute path.
+	Context string `json:"context"`
+	// Hash digests the build definition (dockerfile, args, target, ...), so
+	// a change to it rebuilds even when no file in the context changed.
+	Hash string `json:"hash"`
 }
 
 // Service is one compose service: its image reference as written in the
@@ -81,6 +110,8 @@ type Service struct {
 	Labels map[string]string `json:"labels,omitempty"`
 	// DependsOn names the services this one depends on.
 	DependsOn []string `json:"depends_on,omitempty"`
+	// Build is the service's build: section; nil for an image-only service.
+	Build *ServiceBuild `json:"build,omitempty"`
 }
 
 // Enabled reports whether the service opted in with forge.enable=true.

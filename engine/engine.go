@@ -177,6 +177,9 @@ func (e *Engine) LoadProject(ctx context.Context, ref forge.ProjectRef) (forge.P
 	if len(out.Ref.ConfigFiles) == 0 {
 		out.Ref.ConfigFiles = p.ComposeFiles
 	}
+	if out.Source, err = source(p); err != nil {
+		return forge.Project{}, fmt.Errorf("load project %s: %w", ref.Name, err)
+	}
 	for _, name := range p.ServiceNames() {
 		s := p.Services[name]
 		deps := make([]string, 0, len(s.DependsOn))
@@ -184,7 +187,11 @@ func (e *Engine) LoadProject(ctx context.Context, ref forge.ProjectRef) (forge.P
 			deps = append(deps, dep)
 		}
 		slices.Sort(deps)
-		out.Services = append(out.Services, forge.Service{Name: name, Image: s.Image, Labels: s.Labels, DependsOn: deps})
+		b, err := buildOf(s.Build)
+		if err != nil {
+			return forge.Project{}, fmt.Errorf("load project %s: service %s: %w", ref.Name, name, err)
+		}
+		out.Services = append(out.Services, forge.Service{Name: name, Image: s.Image, Labels: s.Labels, DependsOn: deps, Build: b})
 	}
 	if cacheable {
 		e.models.put(ref.Name, stamp, out)

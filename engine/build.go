@@ -1,0 +1,101 @@
+package engine
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+
+	"github.com/compose-spec/compose-go/v2/types"
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/compose/v5/pkg/api"
+
+	"github.com/docker-forge/docker-forge"
+)
+
+// source reads the project's x-forge extension: where its files come from.
+func source(p *types.Project) (*forge.Source, error) {
+	ext, ok := p.Extensions[forge.ExtensionKey]
+	if !ok || ext == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(ext)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", forge.ExtensionKey, err)
+	}
+	var src forge.Source
+	if err := json.Unmarshal(b, &src); err != nil {
+		return nil, fmt.Errorf("%s: want repository, branch, path and tags: %w", forge.ExtensionKey, err)
+	}
+	switch {
+	case src.Repository == "":
+		return nil, fmt.Errorf("%s: repository is required", forge.ExtensionKey)
+	case src.Branch == "":
+		return nil, fmt.Errorf("%s: branch is required", forge.ExtensionKey)
+	}
+	return &src, nil
+}
+
+// buildOf reduces a service's build: section to its context and a hash of
+// the whole definition.
+func buildOf(b *types.BuildConfig) (*forge.ServiceBuild, error) {
+	if b == nil {
+		return nil, nil
+	}
+	def, err := json.Marshal(b)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(def)
+	return &forge.ServiceBuild{Context: b.Context, Hash: hex.EncodeToString(sum[:8])}, nil
+}
+
+// Build builds services of the project at ref through the compose SDK, each
+// tagged as tags[service] says, and returns each one's image ID. The
+// engine's classic builder is used when no buildx plugin is installed.
+func (e *Engine) Build(ctx context.Context, ref forge.ProjectRef, tags map[string]string) (map[string]string, error) {
+	names := make([]string, 0, len(tags))
+	for s := range tags {
+		names = append(names, s)
+	}
+	slices.Sort(names)
+	p, err := e.load(ctx, ref, names)
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range names {
+		s, ok := p.Services[name]
+		if !ok || s.Build == nil {
+			return nil, fmt.Errorf("build %s: service %q has no build section", ref.Name, name)
+		}
+		s.Image = tags[name]
+		p.Services[name] = s
+	}
+	if err := e.compose.Build(ctx, p, api.BuildOptions{Services: names, Quiet: true}); err != nil {
+		return nil, fmt.Errorf("build %s %v: %w", ref.Name, names, classify(err))
+	}
+	ids := map[string]string{}
+	for _, name := range names {
+		id, err := e.ImageID(ctx, tags[name])
+		if err != nil {
+			return nil, fmt.Errorf("build %s: %w", ref.Name, err)
+		}
+		ids[name] = id
+	}
+	return ids, nil
+}
+
+// ImageID returns the ID of a local image, or "" when the engine has none
+// by that reference.
+func (e *Engine) ImageID(ctx context.Context, ref string) (string, error) {
+	res, err := e.cli.Client().ImageInspect(ctx, ref)
+	if err != nil {
+		if cerrdefs.IsNotFound(err) {
+			return "", nil
+		}
+		return "", fmt.Errorf("inspect image %s: %w", ref, classify(err))
+	}
+	return res.ID, nil
+}
