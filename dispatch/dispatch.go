@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/docker-forge/docker-forge"
+	"github.com/docker-forge/docker-forge/gitsrc"
 	"github.com/docker-forge/docker-forge/ledger"
 )
 
@@ -35,6 +36,11 @@ type Engine interface {
 	Up(ctx context.Context, ref forge.ProjectRef, pins map[string]string, whole bool) error
 	// Health reads what the health gate needs of each service's container.
 	Health(ctx context.Context, project string) (map[string]forge.Health, error)
+	// Build builds services (service -> tag) of a git checkout and returns
+	// their image IDs.
+	Build(ctx context.Context, ref forge.ProjectRef, tags map[string]string) (map[string]string, error)
+	// ImageID returns a local image's ID, "" when there is none.
+	ImageID(ctx context.Context, ref string) (string, error)
 }
 
 // Config configures a Dispatcher.
@@ -59,6 +65,12 @@ type Config struct {
 	// Registerer receives the deploy metrics (forge_deploys_total,
 	// forge_deploy_duration_seconds); nil means none are registered.
 	Registerer prometheus.Registerer
+	// Git keeps the checkouts of projects whose compose file declares an
+	// x-forge repository; nil turns git deploys off.
+	Git Git
+	// GitCredentials returns the credentials for a repository URL; nil
+	// means none (public repositories).
+	GitCredentials func(repository string) gitsrc.Credentials
 }
 
 // Dispatcher queues and runs deploys. Create it with New, then call Recover
@@ -73,6 +85,8 @@ type Dispatcher struct {
 	grace                 time.Duration
 	maxQueued             int
 	healthTimeout, settle time.Duration
+	git                   Git
+	gitCredentials        func(string) gitsrc.Credentials
 
 	mu       sync.Mutex
 	pending  map[string]*job          // project -> the queued deploy not started yet
@@ -102,6 +116,8 @@ type job struct {
 	deploy   forge.Deploy
 	ref      forge.ProjectRef
 	services map[string]want
+	// git, when set, deploys a git-sourced project at a commit.
+	git *gitWant
 	// explicit marks services named by the user: they need not be forge-enabled.
 	explicit bool
 	// recovered marks a deploy converging again after a crash: its project
@@ -125,21 +141,23 @@ func New(cfg Config) *Dispatcher {
 		now = time.Now
 	}
 	return &Dispatcher{
-		eng:           cfg.Engine,
-		led:           recorder{Ledger: cfg.Ledger, m: newDeployMetrics(cfg.Registerer)},
-		log:           log.With("component", "dispatch"),
-		scrub:         newScrubber(cfg.Secrets),
-		now:           now,
-		grace:         cmp.Or(cfg.StopGrace, 30*time.Second),
-		maxQueued:     cmp.Or(cfg.MaxQueued, 1024),
-		healthTimeout: cmp.Or(cfg.HealthTimeout, DefaultHealthTimeout),
-		settle:        cmp.Or(cfg.Settle, DefaultSettle),
-		pending:       map[string]*job{},
-		creating:      map[string]*job{},
-		backoff:       map[string]time.Duration{},
-		workers:       map[string]bool{},
-		locks:         map[string]*sync.Mutex{},
-		wake:          make(chan struct{}, 1),
+		eng:            cfg.Engine,
+		led:            recorder{Ledger: cfg.Ledger, m: newDeployMetrics(cfg.Registerer)},
+		log:            log.With("component", "dispatch"),
+		scrub:          newScrubber(cfg.Secrets),
+		now:            now,
+		grace:          cmp.Or(cfg.StopGrace, 30*time.Second),
+		maxQueued:      cmp.Or(cfg.MaxQueued, 1024),
+		healthTimeout:  cmp.Or(cfg.HealthTimeout, DefaultHealthTimeout),
+		settle:         cmp.Or(cfg.Settle, DefaultSettle),
+		git:            cfg.Git,
+		gitCredentials: cfg.GitCredentials,
+		pending:        map[string]*job{},
+		creating:       map[string]*job{},
+		backoff:        map[string]time.Duration{},
+		workers:        map[string]bool{},
+		locks:          map[string]*sync.Mutex{},
+		wake:           make(chan struct{}, 1),
 	}
 }
 

@@ -21,10 +21,13 @@ func (d *Dispatcher) execute(ctx context.Context, j *job) error {
 	dep := &j.deploy
 	dep.Status = forge.StatusRunning
 	dep.Started = d.now()
-	if len(dep.Services) == 0 {
+	if len(dep.Services) == 0 && j.git == nil {
 		// The targets are on disk before anything runs, so a crash leaves a
-		// record Recover can run again.
+		// record Recover can run again (a git deploy's target is its commit).
 		dep.Services = servicesOf(j.services)
+	}
+	if j.git != nil && dep.Commit == "" {
+		dep.Commit = j.git.commit
 	}
 	if dep.ID == 0 {
 		if err := d.led.Create(dep); err != nil {
@@ -34,13 +37,22 @@ func (d *Dispatcher) execute(ctx context.Context, j *job) error {
 		return fmt.Errorf("deploy %s: %w", j.ref.Name, err)
 	}
 	log := d.log.With("project", dep.Project, "deploy_id", dep.ID)
-	log.Info("deploy started", "reason", dep.Reason, "services", sortedKeys(j.services))
+	converge := d.converge
+	if j.git != nil {
+		log.Info("deploy started", "reason", dep.Reason, "commit", shortSHA(j.git.commit))
+		converge = d.convergeGit
+	} else {
+		log.Info("deploy started", "reason", dep.Reason, "services", sortedKeys(j.services))
+	}
 
-	reason, err := d.converge(ctx, j)
+	reason, err := converge(ctx, j)
 	if errors.Is(err, forge.ErrEngineUnavailable) && dep.Reason == forge.ReasonPush && ctx.Err() == nil {
 		// A push waits for the engine: it stays queued and is retried.
 		dep.Status, dep.Started = forge.StatusQueued, time.Time{}
 		dep.Services = servicesOf(j.services) // every target, not the ones converge got to
+		if j.git != nil {
+			dep.Commit = j.git.commit
+		}
 		if uerr := d.led.Update(*dep); uerr != nil {
 			return fmt.Errorf("deploy %s: %w", j.ref.Name, uerr)
 		}
@@ -55,7 +67,8 @@ func (d *Dispatcher) execute(ctx context.Context, j *job) error {
 		dep.Status = forge.StatusInterrupted
 		dep.Error = reasonInterrupt
 		next := forge.Deploy{Project: dep.Project, Reason: dep.Reason, Trigger: dep.Trigger, Status: forge.StatusQueued,
-			Queued: d.now(), Services: servicesOf(j.services), RollbackOf: dep.RollbackOf, Reverts: dep.Reverts, Resumes: dep.ID}
+			Queued: d.now(), Services: servicesOf(j.services), RollbackOf: dep.RollbackOf, Reverts: dep.Reverts, Resumes: dep.ID,
+			Commit: dep.Commit}
 		log.Warn("deploy interrupted; queued to converge at the next start", "reason", reasonInterrupt)
 		log.Debug("deploy interruption detail", "error", d.scrub.String(err.Error()))
 		if cerr := d.led.Chain(dep, &next, nil); cerr != nil {
@@ -208,7 +221,19 @@ func (d *Dispatcher) autoRollback(ctx context.Context, j *job, failed *forge.Dep
 		explicit: true,
 	}
 	hist, _ := d.led.History(failed.Project, 0)
+	if failed.Commit != "" {
+		// A git deploy returns whole to the commit that ran, reusing the
+		// images that commit's deploy built.
+		if last := lastGitDeploy(hist, failed.ID); last.Commit != "" && last.ID < failed.ID {
+			rb.git = &gitWant{commit: last.Commit, targets: last.Services}
+			rb.deploy.RollbackOf = last.ID
+			rb.deploy.Commit = last.Commit
+		}
+	}
 	for _, s := range failed.Services {
+		if failed.Commit != "" {
+			break
+		}
 		if !s.Changed && !j.recovered {
 			continue // not recreated: it still runs what passed before
 		}
@@ -225,7 +250,7 @@ func (d *Dispatcher) autoRollback(ctx context.Context, j *job, failed *forge.Dep
 	}
 	rb.deploy.Services = servicesOf(rb.services)
 	log := d.log.With("project", failed.Project, "deploy_id", failed.ID)
-	if len(rb.services) == 0 {
+	if len(rb.services) == 0 && rb.git == nil {
 		log.Error("health gate failed and nothing ran before to roll back to")
 		_ = d.led.Update(*failed)
 		_ = d.led.SetAttention(failed.Project, fmt.Sprintf("deploy %d failed its health gate with nothing to roll back to", failed.ID))
@@ -241,13 +266,20 @@ func (d *Dispatcher) autoRollback(ctx context.Context, j *job, failed *forge.Dep
 		return
 	}
 	log.Warn("health gate failed; rolling back", "rollback_id", rb.deploy.ID, "reason", failed.Error)
-	reason, err := d.converge(ctx, rb)
+	converge := d.converge
+	if rb.git != nil {
+		converge = d.convergeGit
+	}
+	reason, err := converge(ctx, rb)
 	rb.deploy.Finished = d.now()
 	switch {
 	case err != nil && ctx.Err() != nil:
 		rb.deploy.Status, rb.deploy.Error = forge.StatusQueued, ""
 		rb.deploy.Started, rb.deploy.Finished = time.Time{}, time.Time{}
 		rb.deploy.Services = servicesOf(rb.services)
+		if rb.git != nil {
+			rb.deploy.Commit = rb.git.commit
+		}
 		log.Warn("automatic rollback interrupted by a stop; it runs at the next start", "rollback_id", rb.deploy.ID)
 	case err != nil:
 		rb.deploy.Status, rb.deploy.Error = forge.StatusFailed, reason

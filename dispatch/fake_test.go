@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -435,3 +436,11 @@ func svc(name, image string, labels ...string) forge.Service {
 func enabled(name, image string) forge.Service {
 	return svc(name, image, forge.LabelEnable, "true")
 }
+
+// Build and ImageID: the fake has no images of its own; git deploys are
+// tested against the real engine (e2e).
+func (f *fakeEngine) Build(context.Context, forge.ProjectRef, map[string]string) (map[string]string, error) {
+	return nil, errors.New("fake engine: no builds")
+}
+
+func (f *fakeEngine) ImageID(context.Context, string) (string, error) { return "", nil }

@@ -40,6 +40,12 @@ func (d *Dispatcher) Deploy(ctx context.Context, req Request) (forge.Deploy, err
 		services: map[string]want{},
 		explicit: len(req.Services) > 0,
 	}
+	if p.Source != nil && len(req.Services) == 0 && d.git != nil {
+		// A git-sourced project is deployed whole at its branch's tip.
+		j.git = &gitWant{}
+		err = d.execute(ctx, j)
+		return j.deploy, err
+	}
 	if len(req.Services) == 0 {
 		for _, s := range p.Services {
 			if s.Enabled() {
@@ -96,9 +102,18 @@ type RollbackRequest struct {
 // deploy's digests; without, the newest deploy that changed them is undone:
 // each service it moved goes back to the digest it replaced.
 func (d *Dispatcher) Rollback(ctx context.Context, req RollbackRequest) (forge.Deploy, error) {
-	pins, of, err := d.rollbackPins(req)
+	t, isGit, err := d.gitRollbackTarget(req)
 	if err != nil {
 		return forge.Deploy{}, err
+	}
+	var (
+		pins map[string]string
+		of   = t.ID
+	)
+	if !isGit {
+		if pins, of, err = d.rollbackPins(req); err != nil {
+			return forge.Deploy{}, err
+		}
 	}
 	ref, err := d.locate(ctx, forge.ProjectRef{Name: req.Project})
 	if err != nil {
@@ -113,11 +128,70 @@ func (d *Dispatcher) Rollback(ctx context.Context, req RollbackRequest) (forge.D
 		services: map[string]want{},
 		explicit: true,
 	}
+	if isGit {
+		// The whole project returns to the commit, with the images that
+		// deploy built where the engine still has them.
+		j.git = &gitWant{commit: t.Commit, targets: t.Services}
+		j.deploy.Commit = t.Commit
+	}
 	for svc, digest := range pins {
 		j.services[svc] = want{digest: digest}
 	}
 	err = d.execute(ctx, j)
 	return j.deploy, err
+}
+
+// gitRollbackTarget returns the git deploy a rollback returns to: the one
+// named, or, when the newest successful deploy was a git deploy, the newest
+// successful one before it at another commit. ok is false for a rollback
+// of image digests.
+func (d *Dispatcher) gitRollbackTarget(req RollbackRequest) (forge.Deploy, bool, error) {
+	var t forge.Deploy
+	if req.To != 0 {
+		var err error
+		if t, err = d.rollbackTo(req); err != nil {
+			return t, false, err
+		}
+		if t.Commit == "" {
+			return t, false, nil
+		}
+	} else {
+		hist, err := d.led.History(req.Project, 0)
+		if err != nil {
+			return t, false, fmt.Errorf("rollback %s: %w", req.Project, err)
+		}
+		cur := lastGitDeploy(hist, 0)
+		if cur.Commit == "" || !isNewestSuccess(hist, cur.ID) {
+			return t, false, nil
+		}
+		for _, h := range hist {
+			if h.ID < cur.ID && h.Status == forge.StatusSucceeded && h.Commit != "" && h.Commit != cur.Commit {
+				t = h
+				break
+			}
+		}
+		if t.ID == 0 {
+			return t, false, fmt.Errorf("rollback %s: no earlier commit was deployed: %w", req.Project, ErrNothingToRollBack)
+		}
+	}
+	if len(req.Services) > 0 {
+		return t, false, fmt.Errorf("rollback %s: %s", req.Project, reasonGitRollTo)
+	}
+	if d.git == nil {
+		return t, false, fmt.Errorf("rollback %s: %s", req.Project, reasonNoGit)
+	}
+	return t, true, nil
+}
+
+// isNewestSuccess reports whether id is the newest successful deploy in
+// hist (newest first).
+func isNewestSuccess(hist []forge.Deploy, id uint64) bool {
+	for _, h := range hist {
+		if h.Status == forge.StatusSucceeded {
+			return h.ID == id
+		}
+	}
+	return false
 }
 
 // rollbackPins returns the digest each service returns to, and the deploy

@@ -30,6 +30,7 @@ func (d *Dispatcher) Submit(ctx context.Context, events []forge.Event) ([]forge.
 	type hit struct {
 		ref   forge.ProjectRef
 		svcs  map[string]want
+		git   *gitWant
 		event forge.Event
 	}
 	var (
@@ -45,20 +46,35 @@ func (d *Dispatcher) Submit(ctx context.Context, events []forge.Event) ([]forge.
 			continue
 		}
 		current := d.currentTags(ref.Name)
+		project := func(ev forge.Event) *hit {
+			h := byProject[ref.Name]
+			if h == nil {
+				h = &hit{ref: p.Ref, svcs: map[string]want{}}
+				byProject[ref.Name] = h
+				hits = append(hits, h)
+			}
+			h.event = ev
+			return h
+		}
 		for _, ev := range events {
+			if ev.Kind == forge.KindGit {
+				ok, why := matchGit(p, ev)
+				if why != "" {
+					refused = append(refused, why)
+				}
+				if ok && d.git == nil {
+					refused = append(refused, ref.Name+": git deploys are off in this daemon")
+				} else if ok {
+					project(ev).git = &gitWant{commit: ev.Commit}
+				}
+				continue
+			}
 			matched, why := MatchCurrent(p, ev, current)
 			refused = append(refused, why...)
 			for _, m := range matched {
-				h := byProject[ref.Name]
-				if h == nil {
-					h = &hit{ref: p.Ref, svcs: map[string]want{}}
-					byProject[ref.Name] = h
-					hits = append(hits, h)
-				}
 				// A polled digest came from the registry itself a moment ago.
 				confirm := ev.Digest != "" && ev.Provider != forge.ProviderPoll
-				h.svcs[m.Service] = want{digest: ev.Digest, confirm: confirm, tag: m.Tag, image: withTag(imageOf(p, m.Service), m.Tag)}
-				h.event = ev
+				project(ev).svcs[m.Service] = want{digest: ev.Digest, confirm: confirm, tag: m.Tag, image: withTag(imageOf(p, m.Service), m.Tag)}
 			}
 		}
 	}
@@ -72,7 +88,11 @@ func (d *Dispatcher) Submit(ctx context.Context, events []forge.Event) ([]forge.
 			imgs = append(imgs, ev.Image())
 		}
 		if len(imgs) == 0 {
-			return nil, "no compose project follows the git repository " + strings.Join(repos, ", "), nil
+			why := "no compose project follows the git repository " + strings.Join(repos, ", ")
+			if len(refused) > 0 {
+				why = "not deployed: " + strings.Join(refused, "; ")
+			}
+			return nil, why, nil
 		}
 		why := "no forge-enabled service uses " + strings.Join(imgs, ", ")
 		if len(refused) > 0 {
@@ -96,7 +116,14 @@ func (d *Dispatcher) Submit(ctx context.Context, events []forge.Event) ([]forge.
 	}
 	var queued []forge.QueuedDeploy
 	for _, h := range hits {
-		q, err := d.enqueue(h.ref, h.svcs, forge.Trigger{Provider: h.event.Provider, Delivery: h.event.Delivery})
+		q, err := d.enqueue(h.ref, forge.Trigger{Provider: h.event.Provider, Delivery: h.event.Delivery}, func(j *job) {
+			for s, w := range h.svcs {
+				j.services[s] = w
+			}
+			if h.git != nil {
+				j.git = h.git // the newest push's commit
+			}
+		})
 		if err != nil {
 			return queued, "", err
 		}

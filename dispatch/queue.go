@@ -29,7 +29,7 @@ func (d *Dispatcher) Recover() error {
 		return cmp.Compare(statusOrder(a.Status), statusOrder(b.Status))
 	})
 	for _, dep := range stale {
-		if len(dep.Services) == 0 {
+		if len(dep.Services) == 0 && dep.Commit == "" {
 			// A record without targets cannot be run again: say so, never
 			// call it a success.
 			dep.Status, dep.Error, dep.Finished = forge.StatusFailed, reasonInterrupt, d.now()
@@ -105,10 +105,16 @@ func (d *Dispatcher) requeue(dep forge.Deploy, recovered bool) error {
 				old.services[name] = w
 			}
 		}
+		if old.git == nil && dep.Commit != "" {
+			old.git = &gitWant{commit: dep.Commit}
+			old.deploy.Commit = dep.Commit
+		}
 		old.deploy.Services = servicesOf(old.services)
 		return d.led.Update(old.deploy)
 	}
+	var olderGit *gitWant
 	if old := d.pending[dep.Project]; old != nil {
+		olderGit = old.git
 		// Two unfinished deploys of one project: the newer takes the older's
 		// targets it does not have, and the older is done.
 		for name, w := range old.services {
@@ -123,10 +129,20 @@ func (d *Dispatcher) requeue(dep forge.Deploy, recovered bool) error {
 		delete(d.pending, dep.Project)
 	}
 	j := &job{deploy: dep, ref: ref, services: svcs, explicit: dep.Reason != forge.ReasonPush, recovered: recovered}
-	j.deploy.Services = j.deploy.Services[:0]
-	for _, name := range sortedKeys(svcs) {
-		j.deploy.Services = append(j.deploy.Services, forge.ServiceDeploy{Service: name, Image: svcs[name].image, Requested: svcs[name].digest})
+	if dep.Commit != "" {
+		// A git deploy runs again at its commit; a rollback with the
+		// images and digests of the deploy it returns to.
+		j.git, j.services = &gitWant{commit: dep.Commit}, map[string]want{}
+		if dep.RollbackOf != 0 {
+			if t, err := d.led.Get(dep.RollbackOf); err == nil {
+				j.git.targets = t.Services
+			}
+		}
+	} else if olderGit != nil {
+		j.git = olderGit
+		j.deploy.Commit = olderGit.commit
 	}
+	j.deploy.Services = servicesOf(j.services)
 	var werr error
 	if j.deploy.ID == 0 {
 		werr = d.led.Create(&j.deploy)
@@ -244,6 +260,10 @@ func (d *Dispatcher) retryLater(ctx context.Context, j *job) {
 				newer.services[name] = w
 			}
 		}
+		if newer.git == nil && j.git != nil {
+			newer.git = j.git
+			newer.deploy.Commit = j.git.commit
+		}
 		// The joined record first: a crash in between leaves both queued.
 		newer.deploy.Services = servicesOf(newer.services)
 		if err := d.led.Update(newer.deploy); err != nil {
@@ -263,6 +283,10 @@ func (d *Dispatcher) retryLater(ctx context.Context, j *job) {
 func (d *Dispatcher) absorb(older, j *job) error {
 	for name, w := range j.services {
 		older.services[name] = w
+	}
+	if j.git != nil {
+		older.git = j.git
+		older.deploy.Commit = j.git.commit
 	}
 	older.deploy.Trigger = j.deploy.Trigger
 	older.deploy.Services = servicesOf(older.services)
@@ -293,7 +317,9 @@ func (d *Dispatcher) projectLock(project string) *sync.Mutex {
 	return l
 }
 
-func (d *Dispatcher) enqueue(ref forge.ProjectRef, svcs map[string]want, trig forge.Trigger) (forge.QueuedDeploy, error) {
+// enqueue queues a push's deploy of a project, or joins the one already
+// queued: apply adds the push's targets to the job, newest winning.
+func (d *Dispatcher) enqueue(ref forge.ProjectRef, trig forge.Trigger, apply func(j *job)) (forge.QueuedDeploy, error) {
 	// The join happens under d.mu; the disk write does not, so pushes
 	// arriving together share one transaction and one sync. A revision
 	// keeps a slower write from replacing a newer one.
@@ -317,10 +343,11 @@ func (d *Dispatcher) enqueue(ref forge.ProjectRef, svcs map[string]want, trig fo
 		d.creating[ref.Name] = j
 	}
 	j.deploy.Trigger = trig
-	for s, w := range svcs {
-		j.services[s] = w
-	}
+	apply(j)
 	j.deploy.Services = servicesOf(j.services)
+	if j.git != nil {
+		j.deploy.Commit = j.git.commit
+	}
 	j.rev++
 	rev, snap := j.rev, j.deploy
 	services := sortedKeys(j.services)
@@ -348,7 +375,7 @@ func (d *Dispatcher) enqueue(ref forge.ProjectRef, svcs map[string]want, trig fo
 		if err != nil {
 			return forge.QueuedDeploy{}, fmt.Errorf("queue deploy of %s: %w", ref.Name, err)
 		}
-		return forge.QueuedDeploy{ID: snap.ID, Project: ref.Name, Services: services, Status: forge.StatusQueued}, nil
+		return forge.QueuedDeploy{ID: snap.ID, Project: ref.Name, Services: services, Commit: snap.Commit, Status: forge.StatusQueued}, nil
 	}
 	if created != nil {
 		<-created // a push that joins a deploy still being recorded waits for its id
@@ -363,7 +390,7 @@ func (d *Dispatcher) enqueue(ref forge.ProjectRef, svcs map[string]want, trig fo
 	if err := d.led.UpdateQueued(snap, rev); err != nil {
 		return forge.QueuedDeploy{}, fmt.Errorf("queue deploy of %s: %w", ref.Name, err)
 	}
-	return forge.QueuedDeploy{ID: id, Project: ref.Name, Services: services, Status: forge.StatusQueued}, nil
+	return forge.QueuedDeploy{ID: id, Project: ref.Name, Services: services, Commit: snap.Commit, Status: forge.StatusQueued}, nil
 }
 
 func sortedKeys[V any](m map[string]V) []string {
