@@ -13,6 +13,7 @@ import (
 	"github.com/docker-forge/docker-forge/api"
 	"github.com/docker-forge/docker-forge/dispatch"
 	"github.com/docker-forge/docker-forge/engine"
+	"github.com/docker-forge/docker-forge/gitsrc"
 	"github.com/docker-forge/docker-forge/ledger"
 )
 
@@ -39,7 +40,16 @@ func backend(ctx context.Context, dockerCli command.Cli, opts *globalOptions, lo
 		_ = led.Close()
 		return nil, nil, err
 	}
-	d := dispatch.New(dispatch.Config{Engine: eng, Ledger: led, Logger: log, Secrets: registrySecrets(dockerCli)})
+	path, explicit := opts.configPath("")
+	secrets, err := loadSecrets(path, explicit)
+	if err != nil {
+		_ = led.Close()
+		return nil, nil, err
+	}
+	d := dispatch.New(dispatch.Config{
+		Engine: eng, Ledger: led, Logger: log, Secrets: append(registrySecrets(dockerCli), secrets.all()...),
+		Git: gitsrc.New(gitsrc.Config{Root: opts.checkoutsPath(), Logger: log}), GitCredentials: secrets.gitCredentials,
+	})
 	return &api.Local{Dispatcher: d, Ledger: led, Engine: eng}, func() { _ = led.Close() }, nil
 }
 

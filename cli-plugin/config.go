@@ -10,6 +10,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/docker-forge/docker-forge/gitsrc"
 	"github.com/docker-forge/docker-forge/webhook"
 )
 
@@ -22,6 +23,12 @@ import (
 //	  providers:
 //	    github: {secret_file: /run/secrets/github-hook}
 //	    gitlab: {secret: "…"}
+//	git:
+//	  credentials:                                # for private repositories of x-forge sources
+//	    - repository: https://git.example.com/acme/   # a URL prefix; the longest match wins
+//	      token_file: /run/secrets/git-token          # HTTPS token (username: x-access-token by default)
+//	    - repository: git@github.com:acme/
+//	      ssh_key_file: /run/secrets/deploy-key      # SSH deploy key
 //
 // FORGE_WEBHOOK_SECRET (or FORGE_WEBHOOK_SECRET_FILE) overrides the default
 // secret. Secrets read from files keep them out of process listings.
@@ -31,6 +38,22 @@ type fileConfig struct {
 		ReplayWindow string                  `yaml:"replay_window"`
 		Providers    map[string]secretSource `yaml:"providers"`
 	} `yaml:"webhook"`
+	Git struct {
+		Credentials []gitCredential `yaml:"credentials"`
+	} `yaml:"git"`
+}
+
+type gitCredential struct {
+	Repository string `yaml:"repository"`
+	Username   string `yaml:"username"`
+	TokenFile  string `yaml:"token_file"`
+	SSHKeyFile string `yaml:"ssh_key_file"`
+}
+
+// gitCred is one configured credential and the repositories it opens.
+type gitCred struct {
+	prefix string
+	cred   gitsrc.Credentials
 }
 
 type secretSource struct {
@@ -66,6 +89,7 @@ type webhookSecrets struct {
 	Default      string
 	PerProvider  map[string]string
 	ReplayWindow time.Duration
+	Git          []gitCred
 }
 
 // loadSecrets reads the config file (a missing default file is fine) and the
@@ -95,6 +119,24 @@ func loadSecrets(path string, explicit bool) (webhookSecrets, error) {
 			return out, err
 		}
 		out.PerProvider[name] = v
+	}
+	for i, c := range cfg.Git.Credentials {
+		what := fmt.Sprintf("config git credential %d (%s)", i+1, c.Repository)
+		switch {
+		case c.Repository == "":
+			return out, fmt.Errorf("%s: repository (a URL prefix) is required", what)
+		case (c.TokenFile == "") == (c.SSHKeyFile == ""):
+			return out, fmt.Errorf("%s: give token_file or ssh_key_file, one of them", what)
+		}
+		gc := gitCred{prefix: c.Repository, cred: gitsrc.Credentials{Username: c.Username, SSHKeyFile: c.SSHKeyFile}}
+		if c.TokenFile != "" {
+			if gc.cred.Token, err = readSecretFile(c.TokenFile, what); err != nil {
+				return out, err
+			}
+		} else if _, err := os.Stat(c.SSHKeyFile); err != nil {
+			return out, fmt.Errorf("%s: %w", what, err)
+		}
+		out.Git = append(out.Git, gc)
 	}
 	if w := cfg.Webhook.ReplayWindow; w != "" {
 		if out.ReplayWindow, err = time.ParseDuration(w); err != nil || out.ReplayWindow <= 0 {
@@ -127,7 +169,24 @@ func (w webhookSecrets) all() []string {
 	for _, v := range w.PerProvider {
 		out = append(out, v)
 	}
+	for _, g := range w.Git {
+		if g.cred.Token != "" {
+			out = append(out, g.cred.Token)
+		}
+	}
 	return out
+}
+
+// gitCredentials returns the credentials whose repository prefix is the
+// longest that repo starts with; none when no prefix matches.
+func (w webhookSecrets) gitCredentials(repo string) gitsrc.Credentials {
+	var best gitCred
+	for _, g := range w.Git {
+		if strings.HasPrefix(repo, g.prefix) && len(g.prefix) > len(best.prefix) {
+			best = g
+		}
+	}
+	return best.cred
 }
 
 func (g *globalOptions) configPath(flag string) (string, bool) {

@@ -69,6 +69,14 @@ func writeHistory(w io.Writer, h []forge.Deploy) error {
 		if d.Resumes != 0 {
 			note = strings.TrimSpace(fmt.Sprintf("resumes interrupted deploy %d %s", d.Resumes, note))
 		}
+		if d.Commit != "" {
+			at := "at commit " + shortCommit(d.Commit)
+			if d.PreviousCommit != "" && d.PreviousCommit != d.Commit {
+				at += " (was " + shortCommit(d.PreviousCommit) + ")"
+			}
+			note = strings.TrimSpace(at + "; " + note)
+			note = strings.TrimSuffix(note, ";")
+		}
 		if d.RevertedBy != 0 {
 			note = strings.TrimSpace(fmt.Sprintf("%s; rolled back by %d", note, d.RevertedBy))
 		}
@@ -111,6 +119,9 @@ func short(digest string) string {
 	}
 	return digest
 }
+
+// shortCommit is the 12-character form of a git commit.
+func shortCommit(sha string) string { return sha[:min(12, len(sha))] }
 
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)

@@ -114,6 +114,9 @@ func (o *globalOptions) logger(w io.Writer) (*slog.Logger, error) {
 func (o *globalOptions) ledgerPath() string { return filepath.Join(o.dataDir, "forge.db") }
 func (o *globalOptions) socketPath() string { return filepath.Join(o.dataDir, "forge.sock") }
 
+// checkoutsPath is where forge keeps its git checkouts of x-forge sources.
+func (o *globalOptions) checkoutsPath() string { return filepath.Join(o.dataDir, "checkouts") }
+
 func newVersionCommand(dockerCli command.Cli) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",

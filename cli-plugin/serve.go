@@ -24,6 +24,7 @@ import (
 	"github.com/docker-forge/docker-forge/collector"
 	"github.com/docker-forge/docker-forge/dispatch"
 	"github.com/docker-forge/docker-forge/engine"
+	"github.com/docker-forge/docker-forge/gitsrc"
 	"github.com/docker-forge/docker-forge/ledger"
 	"github.com/docker-forge/docker-forge/poll"
 	"github.com/docker-forge/docker-forge/registry"
@@ -131,7 +132,7 @@ func runServe(ctx context.Context, dockerCli command.Cli, g *globalOptions, o *s
 		return err
 	}
 	defer led.Close()
-	d, err := newDaemon(ctx, dockerCli, led, secrets, o, log)
+	d, err := newDaemon(ctx, dockerCli, led, secrets, o, g.checkoutsPath(), log)
 	if err != nil {
 		return err
 	}
@@ -163,7 +164,7 @@ type daemon struct {
 	tcp, sock  *mux.Router
 }
 
-func newDaemon(ctx context.Context, dockerCli command.Cli, led *ledger.Ledger, secrets webhookSecrets, o *serveOptions, log *slog.Logger) (*daemon, error) {
+func newDaemon(ctx context.Context, dockerCli command.Cli, led *ledger.Ledger, secrets webhookSecrets, o *serveOptions, checkouts string, log *slog.Logger) (*daemon, error) {
 	secret := secrets.Default
 	eng, err := engine.New(dockerCli, log)
 	if err != nil {
@@ -178,6 +179,7 @@ func newDaemon(ctx context.Context, dockerCli command.Cli, led *ledger.Ledger, s
 		Engine: eng, Ledger: led, Logger: log, StopGrace: o.shutdownTimeout,
 		HealthTimeout: o.healthTimeout, Settle: o.settle, MaxQueued: o.maxQueued,
 		Secrets: append(registrySecrets(dockerCli), secrets.all()...), Registerer: reg,
+		Git: gitsrc.New(gitsrc.Config{Root: checkouts, Logger: log}), GitCredentials: secrets.gitCredentials,
 	})
 	if err := disp.Recover(); err != nil {
 		return nil, err
