@@ -71,6 +71,22 @@ func fixedDeploys() []forge.Deploy {
 			Error:  "compose project could not be loaded",
 			Queued: t0, Started: t0, Finished: t0,
 		},
+		{
+			ID: 35, Project: "shop", Reason: forge.ReasonPush, Status: forge.StatusSucceeded,
+			Trigger: forge.Trigger{Provider: "gitea", Delivery: "9f3c"},
+			Commit:  strings.Repeat("c2", 20), PreviousCommit: strings.Repeat("c1", 20),
+			Services: []forge.ServiceDeploy{
+				{Service: "web", Image: "shop-web:c2c2c2c2c2c2", Built: true, Previous: digest('1'), Digest: digest('2'), Changed: true},
+				{Service: "api", Image: "shop-api:c1c1c1c1c1c1", Built: true, Previous: digest('3'), Digest: digest('3')},
+			},
+			Queued: t0.Add(-10 * time.Minute), Started: t0.Add(-10 * time.Minute), Finished: t0.Add(-9 * time.Minute),
+		},
+		{
+			ID: 34, Project: "shop", Reason: forge.ReasonPush, Status: forge.StatusFailed,
+			Trigger: forge.Trigger{Provider: "github", Delivery: "77aa"},
+			Commit:  strings.Repeat("ab", 20), Error: "commit abababababab is not on branch main",
+			Queued: t0.Add(-20 * time.Minute), Started: t0.Add(-20 * time.Minute), Finished: t0.Add(-20 * time.Minute),
+		},
 	}
 }
 
