@@ -21,7 +21,7 @@ import (
 // gitStack is a bare repository served locally, a working copy to commit
 // in, a base image to build from, and a daemon with git deploys.
 type gitStack struct {
-	t        *testing.T
+	t        testing.TB
 	e        *env
 	d        *daemon
 	secret   string
@@ -33,7 +33,7 @@ type gitStack struct {
 	base     string // the image the Dockerfiles build FROM
 }
 
-func newGitStack(t *testing.T, name string, overDaemon bool) *gitStack {
+func newGitStack(t testing.TB, name string, overDaemon bool) *gitStack {
 	t.Helper()
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skip("git is not installed")
@@ -67,7 +67,7 @@ func newGitStack(t *testing.T, name string, overDaemon bool) *gitStack {
 
 // serveGitDaemon runs git daemon over dir on a free loopback port until the
 // test ends, and returns its git:// base URL.
-func serveGitDaemon(t *testing.T, dir string) string {
+func serveGitDaemon(t testing.TB, dir string) string {
 	t.Helper()
 	bin := "/usr/lib/git-core/git-daemon"
 	if _, err := os.Stat(bin); err != nil {
