@@ -351,6 +351,22 @@ func TestGitPushRefusals(t *testing.T) {
 			t.Errorf("%s: history does not say why:\n%s", tt.name, out)
 		}
 	}
+	// A remote that cannot be reached.
+	if err := os.Rename(s.bare, s.bare+".away"); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := s.hook("github", "main", c1); code != http.StatusAccepted {
+		t.Fatalf("push with the remote away answered %d %s", code, body)
+	}
+	if d := s.waitDeploy(last); d.Status != forge.StatusFailed || !strings.Contains(d.Error, "git fetch failed") {
+		t.Errorf("unreachable remote: deploy %+v", d)
+	} else {
+		last = d.ID
+	}
+	if err := os.Rename(s.bare+".away", s.bare); err != nil {
+		t.Fatal(err)
+	}
+
 	// A force-push that takes the running commit out of main: the push is
 	// not deployed, and says why.
 	s.git(s.work, "checkout", "-q", "--orphan", "rewritten")
