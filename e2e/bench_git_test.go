@@ -32,7 +32,7 @@ import (
 // (target ≤ 1.10). Both times end at the engine's start event of the new
 // web container.
 func BenchmarkGitPushToRunning(b *testing.B) {
-	s := newGitStack(b, "benchgit", true)
+	s := newGitStack(b, "benchgit", serveGitDaemon)
 	s.commit("main", map[string]string{
 		"compose.yaml": s.compose(), "web/Dockerfile": s.dockerfile(), "web/version": "web-0",
 		"api/Dockerfile": s.dockerfile(), "api/version": "api-0",

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/cgi"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -33,7 +35,9 @@ type gitStack struct {
 	base     string // the image the Dockerfiles build FROM
 }
 
-func newGitStack(t testing.TB, name string, overDaemon bool) *gitStack {
+// newGitStack makes the stack; serve, when not nil, serves the directory of
+// repositories and returns its base URL (else the repository is file://).
+func newGitStack(t testing.TB, name string, serve func(testing.TB, string) string, daemonArgs ...string) *gitStack {
 	t.Helper()
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skip("git is not installed")
@@ -58,10 +62,10 @@ func newGitStack(t testing.TB, name string, overDaemon bool) *gitStack {
 	s.git(root, "init", "-q", "-b", "main", s.work)
 	s.git(s.work, "remote", "add", "origin", s.bare)
 	s.url = "file://" + s.bare
-	if overDaemon {
-		s.url = serveGitDaemon(t, repos) + "/" + s.fullName + ".git"
+	if serve != nil {
+		s.url = serve(t, repos) + "/" + s.fullName + ".git"
 	}
-	s.d = s.e.startDaemon(s.secret)
+	s.d = s.e.startDaemon(s.secret, daemonArgs...)
 	return s
 }
 
@@ -213,7 +217,7 @@ func (s *gitStack) runs(service string) container {
 // webhooks; a rollback by deploy id returns to the first commit's images
 // without building them again.
 func TestGitPushDeploysAtTheCommit(t *testing.T) {
-	s := newGitStack(t, "git", true)
+	s := newGitStack(t, "git", serveGitDaemon)
 	c1 := s.commit("main", map[string]string{
 		"compose.yaml": s.compose(), "web/Dockerfile": s.dockerfile(), "web/version": "web-1",
 		"api/Dockerfile": s.dockerfile(), "api/version": "api-1",
@@ -301,7 +305,7 @@ func TestGitPushDeploysAtTheCommit(t *testing.T) {
 // TestGitPushRefusals: pushes that must deploy nothing, and failures that
 // must leave the running services alone, over a file:// repository.
 func TestGitPushRefusals(t *testing.T) {
-	s := newGitStack(t, "gitbad", false)
+	s := newGitStack(t, "gitbad", nil)
 	c1 := s.commit("main", map[string]string{
 		"compose.yaml": s.compose(), "web/Dockerfile": s.dockerfile(), "web/version": "web-1",
 		"api/Dockerfile": s.dockerfile(), "api/version": "api-1",
@@ -392,5 +396,80 @@ func TestGitPushRefusals(t *testing.T) {
 		"X-GitHub-Event": "push", "X-GitHub-Delivery": randomName("gh-"), "X-Hub-Signature-256": "sha256=" + hex.EncodeToString(mac.Sum(nil))})
 	if err != nil || resp.StatusCode != http.StatusOK || !strings.Contains(string(b), "deleted") {
 		t.Errorf("deleted branch: %v %v %s", err, resp, b)
+	}
+}
+
+// smartHTTP serves the repositories in dir through git-http-backend behind
+// Basic authentication that wants the token as password.
+func smartHTTP(token string) func(testing.TB, string) string {
+	return func(t testing.TB, dir string) string {
+		t.Helper()
+		backend := "/usr/lib/git-core/git-http-backend"
+		if _, err := os.Stat(backend); err != nil {
+			t.Skip("git-http-backend is not installed")
+		}
+		h := &cgi.Handler{Path: backend, Env: []string{"GIT_PROJECT_ROOT=" + dir, "GIT_HTTP_EXPORT_ALL=1"}}
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if _, p, ok := r.BasicAuth(); !ok || p != token {
+				w.Header().Set("WWW-Authenticate", `Basic realm="forge e2e"`)
+				http.Error(w, "authentication required", http.StatusUnauthorized)
+				return
+			}
+			h.ServeHTTP(w, r)
+		}))
+		t.Cleanup(srv.Close)
+		return srv.URL
+	}
+}
+
+// TestGitPrivateRepository deploys from a repository behind a token, read
+// from a file the config names, and checks the token is in no log line, no
+// ledger record and no file of forge's checkout.
+func TestGitPrivateRepository(t *testing.T) {
+	token := randomName("ghp-e2e-token-")
+	dir := t.TempDir()
+	tokenFile := filepath.Join(dir, "git-token")
+	if err := os.WriteFile(tokenFile, []byte(token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	config := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(config, []byte("git:\n  credentials:\n    - repository: http://127.0.0.1\n      token_file: "+tokenFile+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := newGitStack(t, "gitpriv", smartHTTP(token), "--config", config)
+	// The working copy pushes to the bare repository directly; only forge
+	// goes through the authenticated server.
+	c1 := s.commit("main", map[string]string{
+		"compose.yaml": s.compose(), "web/Dockerfile": s.dockerfile(), "web/version": "web-1",
+		"api/Dockerfile": s.dockerfile(), "api/version": "api-1",
+	})
+	var first forge.Deploy
+	s.e.forgeJSON(&first, "deploy", "-f", filepath.Join(s.work, "compose.yaml"), "-p", s.project)
+	if first.Status != forge.StatusSucceeded || first.Commit != c1 {
+		t.Fatalf("deploy from the private repository = %+v\n%s", first, s.d.Log())
+	}
+	c2 := s.commit("main", map[string]string{"web/version": "web-2"})
+	if code, body := s.hook("github", "main", c2); code != http.StatusAccepted {
+		t.Fatalf("push answered %d %s", code, body)
+	}
+	if d := s.waitDeploy(first.ID); d.Status != forge.StatusSucceeded || s.runs("web").Version != "web-2" {
+		t.Fatalf("push deploy = %+v", d)
+	}
+	if strings.Contains(s.d.Log(), token) {
+		t.Error("the git token is in the daemon's log")
+	}
+	s.d.stop(t)
+	err := filepath.Walk(s.e.dataDir, func(path string, info os.FileInfo, err error) error {
+		if err != nil || info.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err == nil && strings.Contains(string(b), token) {
+			t.Errorf("the git token is in %s", path)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
