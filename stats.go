@@ -1,6 +1,33 @@
 package forge
 
-import "time"
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Duration is a time.Duration that JSON spells as Go does ("1m30s").
+type Duration time.Duration
+
+// String is the duration as Go spells it.
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// MarshalJSON writes the duration as a string.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// UnmarshalJSON reads a duration string.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("duration: %w", err)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("duration: %w", err)
+	}
+	*d = Duration(v)
+	return nil
+}
 
 // ContainerSample is one reading of a running compose container's resource
 // use, as the engine reports it: cumulative counters, not yet rates. CPU use
@@ -59,10 +86,10 @@ type StatPoint struct {
 type StatSeries struct {
 	Project string `json:"project"`
 	Service string `json:"service,omitempty"`
-	// Step is the length of the period each point stands for; 0 when the
-	// points are the collector's own samples.
-	Step   time.Duration `json:"step"`
-	Points []StatPoint   `json:"points"`
+	// Step is the length of the period each point stands for ("1m0s" in
+	// JSON); 0 when the points are the collector's own samples.
+	Step   Duration    `json:"step"`
+	Points []StatPoint `json:"points"`
 	// Current is the newest sample, however coarse Points are.
 	Current *StatPoint `json:"current,omitempty"`
 }

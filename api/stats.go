@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"time"
 
@@ -34,14 +35,28 @@ func (l *Local) Stats(ctx context.Context, q StatsQuery) ([]forge.StatSeries, er
 	if err != nil || len(out) > 0 {
 		return out, err
 	}
-	if known, err := l.knows(ctx, q.Project); err != nil || !known {
+	known, err := l.knows(ctx, q.Project)
+	if err != nil {
+		return nil, fmt.Errorf("stats of %s: %w", q.Project, err)
+	}
+	if !known {
 		return nil, fmt.Errorf("stats of %s: %w", q.Project, dispatch.ErrUnknownProject)
 	}
 	return out, nil
 }
 
-// knows reports whether project has containers or deploys forge has seen.
+// knows reports whether project has containers, deploys or stats history
+// (older than the window asked for) that forge has seen.
 func (l *Local) knows(ctx context.Context, project string) (bool, error) {
+	for _, tier := range []string{collector.TierRaw, collector.TierMinute, collector.TierHour} {
+		ps, err := l.Ledger.StatsProjects(tier)
+		if err != nil {
+			return false, err
+		}
+		if slices.Contains(ps, project) {
+			return true, nil
+		}
+	}
 	saved, err := l.Ledger.Projects()
 	if err != nil {
 		return false, err
@@ -115,6 +130,9 @@ func (h *handlers) registerStats(sub *mux.Router) {
 
 func (h *handlers) stats(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
+	if mux.Vars(r)["name"] == "" && q.Get("service") != "" {
+		return webhook.Errorf(http.StatusBadRequest, "service needs a project: GET /api/projects/{name}/stats?service=")
+	}
 	out, err := h.b.Stats(r.Context(), StatsQuery{Project: mux.Vars(r)["name"], Service: q.Get("service"), Window: q.Get("window")})
 	if err != nil {
 		return h.fail(err)
@@ -126,7 +144,7 @@ func (h *handlers) top(w http.ResponseWriter, r *http.Request) error {
 	limit := 0
 	if s := r.URL.Query().Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
-		if err != nil {
+		if err != nil || n < 1 {
 			return webhook.Errorf(http.StatusBadRequest, "limit %q: want a count from 1 to %d", s, collector.MaxTop)
 		}
 		limit = n

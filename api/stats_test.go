@@ -18,7 +18,7 @@ import (
 )
 
 func TestStatsRoutes(t *testing.T) {
-	series := []forge.StatSeries{{Project: "shop", Service: "web", Step: time.Minute, Points: []forge.StatPoint{{CPU: 12.5, Memory: 42}}}}
+	series := []forge.StatSeries{{Project: "shop", Service: "web", Step: forge.Duration(time.Minute), Points: []forge.StatPoint{{CPU: 12.5, Memory: 42}}}}
 	tests := []struct {
 		name       string
 		target     string
@@ -94,6 +94,9 @@ func TestLocalStatsKnownAndUnknown(t *testing.T) {
 	err := led.WriteStats(ledger.StatsWrite{Series: map[string][]forge.StatSeries{collector.TierRaw: {
 		{Project: "shop", Points: []forge.StatPoint{{Time: now.Add(-time.Minute), CPU: 30, Memory: 5, Samples: 1}}},
 		{Project: "shop", Service: "web", Points: []forge.StatPoint{{Time: now.Add(-time.Minute), CPU: 30, Memory: 5, Samples: 1}}},
+	}, collector.TierMinute: {
+		// stopped three hours ago; never deployed by forge
+		{Project: "stopped", Points: []forge.StatPoint{{Time: now.Add(-3 * time.Hour), CPU: 1, Memory: 5, Samples: 4}}},
 	}}})
 	if err != nil {
 		t.Fatal(err)
@@ -105,8 +108,11 @@ func TestLocalStatsKnownAndUnknown(t *testing.T) {
 		status int
 		body   string
 	}{
-		{"/api/projects/quiet/stats", http.StatusOK, "[]"},   // deployed before, no samples
-		{"/api/projects/running/stats", http.StatusOK, "[]"}, // has containers, no samples yet
+		{"/api/projects/quiet/stats", http.StatusOK, "[]"},             // deployed before, no samples
+		{"/api/projects/running/stats", http.StatusOK, "[]"},           // has containers, no samples yet
+		{"/api/projects/stopped/stats?window=1h", http.StatusOK, "[]"}, // history older than the window
+		{"/api/stats?service=web", http.StatusBadRequest, ""},
+		{"/api/system/stats/top?limit=0", http.StatusBadRequest, ""},
 		{"/api/projects/nope/stats", http.StatusNotFound, ""},
 		{"/api/projects/shop/stats?window=800h", http.StatusBadRequest, ""},
 		{"/api/system/stats", http.StatusServiceUnavailable, ""},

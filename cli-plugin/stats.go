@@ -38,7 +38,8 @@ with no project, one line per project.
 
 CPU % is of one CPU (200% is two full CPUs), summed over a service's
 containers. NET I/O and BLOCK I/O are totals since the containers started, as
-in docker stats. A blank in a sparkline is a time with no sample.
+in docker stats. A blank in a sparkline is a time with no sample; "-" marks a
+service not sampled in the last two collector intervals (or 2 minutes).
 
 --window is a Go duration (30m, 6h, 168h), at most what the ledger keeps
 (720h by default); longer windows show coarser points (1-minute and 1-hour
@@ -141,15 +142,15 @@ func writeStats(w io.Writer, series []forge.StatSeries, byProject bool, now time
 		case name == "":
 			name = "(total)"
 		}
-		cur, ok := s.Latest()
-		if s.Current != nil {
-			cur, ok = *s.Current, true
-		}
-		if !ok {
+		cpu := sparkline(s.Points, time.Duration(s.Step), now.Add(-window), window, func(p forge.StatPoint) float64 { return p.CPU })
+		mem := sparkline(s.Points, time.Duration(s.Step), now.Add(-window), window, func(p forge.StatPoint) float64 { return float64(p.Memory) })
+		if s.Current == nil {
+			// Not sampled lately (stopped, or the collector is off): old
+			// values are not shown as current.
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t%s\t%s\n", name, cpu, mem)
 			continue
 		}
-		cpu := sparkline(s.Points, s.Step, now.Add(-window), window, func(p forge.StatPoint) float64 { return p.CPU })
-		mem := sparkline(s.Points, s.Step, now.Add(-window), window, func(p forge.StatPoint) float64 { return float64(p.Memory) })
+		cur := *s.Current
 		fmt.Fprintf(tw, "%s\t%.2f%%\t%s / %s\t%s / %s\t%s / %s\t%d\t%s\t%s\n", name, cur.CPU,
 			units.BytesSize(float64(cur.Memory)), limit(cur.MemoryLimit),
 			units.HumanSizeWithPrecision(float64(cur.NetRx), 3), units.HumanSizeWithPrecision(float64(cur.NetTx), 3),

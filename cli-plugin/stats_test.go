@@ -31,11 +31,11 @@ func statSeries(now time.Time) []forge.StatSeries {
 		web, db = append(web, w), append(db, d)
 		total = append(total, forge.StatPoint{Time: at, CPU: w.CPU + d.CPU, Memory: w.Memory + d.Memory, NetRx: w.NetRx + d.NetRx, NetTx: w.NetTx, BlockRead: w.BlockRead, PIDs: 24, Samples: 1})
 	}
-	cur := web[len(web)-1]
+	cur, curDB, curTotal := web[len(web)-1], db[len(db)-1], total[len(total)-1]
 	return []forge.StatSeries{
-		{Project: "shop", Step: time.Minute, Points: total},
-		{Project: "shop", Service: "db", Step: time.Minute, Points: db},
-		{Project: "shop", Service: "web", Step: time.Minute, Points: web, Current: &cur},
+		{Project: "shop", Step: forge.Duration(time.Minute), Points: total, Current: &curTotal},
+		{Project: "shop", Service: "db", Step: forge.Duration(time.Minute), Points: db, Current: &curDB},
+		{Project: "shop", Service: "web", Step: forge.Duration(time.Minute), Points: web, Current: &cur},
 	}
 }
 
@@ -48,7 +48,8 @@ func TestStatsTable(t *testing.T) {
 	checkGolden(t, "stats", buf.Bytes())
 
 	buf.Reset()
-	byProject := []forge.StatSeries{statSeries(now)[0], {Project: "blog", Points: []forge.StatPoint{{Time: now.Add(-time.Minute), CPU: 2, Memory: 7 << 20}}}}
+	// blog stopped: history, but no current values.
+	byProject := []forge.StatSeries{statSeries(now)[0], {Project: "blog", Points: []forge.StatPoint{{Time: now.Add(-time.Hour), CPU: 2, Memory: 7 << 20}}}}
 	if err := writeStats(&buf, byProject, true, now, 2*time.Hour); err != nil {
 		t.Fatal(err)
 	}

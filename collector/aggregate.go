@@ -40,8 +40,14 @@ func cpuPercent(prev *forge.ContainerSample, cur forge.ContainerSample) (pct flo
 // aggregate sums one run's readings at time t, per service and per project
 // (the series with an empty service): CPU, memory, network, I/O and pids are
 // sums; the memory limit is the largest, 0 (unlimited) when any container
-// has none. A service without readings gets no point at all, not zeros.
-func aggregate(t time.Time, readings []reading) []forge.StatSeries {
+// has none. A service without readings gets no point at all, not zeros, and
+// so do the services in failed and their projects' totals, whose sums would
+// be short of a container.
+func aggregate(t time.Time, readings []reading, failed map[[2]string]bool) []forge.StatSeries {
+	short := map[string]bool{}
+	for k := range failed {
+		short[k[0]] = true
+	}
 	type key struct{ project, service string }
 	points := map[key]*forge.StatPoint{}
 	add := func(k key, r reading) {
@@ -62,8 +68,12 @@ func aggregate(t time.Time, readings []reading) []forge.StatSeries {
 		p.Containers++
 	}
 	for _, r := range readings {
-		add(key{r.Project, r.Service}, r)
-		add(key{r.Project, ""}, r)
+		if !failed[[2]string{r.Project, r.Service}] {
+			add(key{r.Project, r.Service}, r)
+		}
+		if !short[r.Project] {
+			add(key{r.Project, ""}, r)
+		}
 	}
 	out := make([]forge.StatSeries, 0, len(points))
 	for k, p := range points {

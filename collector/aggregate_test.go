@@ -2,6 +2,7 @@ package collector
 
 import (
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -68,7 +69,7 @@ func TestAggregate(t *testing.T) {
 		r("shop", "web", 15.5, 200, 4000), // a second replica
 		r("shop", "db", 1, 50, 0),         // unlimited
 		r("blog", "app", 3, 7, 500),
-	})
+	}, nil)
 	want := map[[2]string]forge.StatPoint{
 		{"blog", ""}:    {CPU: 3, CPUMax: 3, Memory: 7, MemoryMax: 7, MemoryLimit: 500, NetRx: 10, NetTx: 20, BlockRead: 30, BlockWrite: 40, PIDs: 2, Containers: 1},
 		{"blog", "app"}: {CPU: 3, CPUMax: 3, Memory: 7, MemoryMax: 7, MemoryLimit: 500, NetRx: 10, NetTx: 20, BlockRead: 30, BlockWrite: 40, PIDs: 2, Containers: 1},
@@ -95,7 +96,18 @@ func TestAggregate(t *testing.T) {
 			t.Errorf("%v:\n got %+v\nwant %+v", k, s.Points[0], w)
 		}
 	}
-	if got := aggregate(at, nil); len(got) != 0 {
+	// A web replica that could not be read: no point for web, none for
+	// shop's total, which would be short of it; db and blog as before.
+	partial := aggregate(at, []reading{r("shop", "web", 10, 100, 1000), r("shop", "db", 1, 50, 0), r("blog", "app", 3, 7, 500)},
+		map[[2]string]bool{{"shop", "web"}: true})
+	var names []string
+	for _, s := range partial {
+		names = append(names, s.Project+"/"+s.Service)
+	}
+	if strings.Join(names, " ") != "blog/ blog/app shop/db" {
+		t.Errorf("with a web reading failed: series %v; want blog/ blog/app shop/db", names)
+	}
+	if got := aggregate(at, nil, nil); len(got) != 0 {
 		t.Errorf("no readings gave %d series; a run with nothing running must store no points, not zeros", len(got))
 	}
 }

@@ -118,8 +118,8 @@ func (r Retention) check() error {
 		return fmt.Errorf("raw stats retention %s: want at least 2m, so minutes can be rolled up", r.Raw)
 	case r.Minute < 2*time.Hour:
 		return fmt.Errorf("1-minute rollup retention %s: want at least 2h, so hours can be rolled up", r.Minute)
-	case r.Hour < 0:
-		return fmt.Errorf("1-hour rollup retention %s: want 0 or more", r.Hour)
+	case r.Hour < 2*time.Hour:
+		return fmt.Errorf("1-hour rollup retention %s: want at least 2h", r.Hour)
 	}
 	return nil
 }
@@ -142,7 +142,7 @@ func (c *Collector) Run(ctx context.Context) error {
 	// later run skip.
 	job := cron.NewChain(cron.SkipIfStillRunning(l), cron.Recover(l)).Then(cron.FuncJob(func() {
 		if _, err := c.Collect(ctx); err != nil && ctx.Err() == nil {
-			c.log.Warn("stats collection failed; this run leaves a gap", "error", err)
+			c.log.Warn("stats collection failed", "error", err)
 		}
 	}))
 	sched := cron.New(cron.WithChain())
@@ -179,6 +179,10 @@ func (c *Collector) Collect(ctx context.Context) (Result, error) {
 	defer cancel()
 	err := c.collect(ctx, &res)
 	res.Duration = c.cfg.Now().Sub(start)
+	if err != nil {
+		// No gauge keeps a value the collector could not read again.
+		c.cfg.Metrics.setServices(nil)
+	}
 	c.cfg.Metrics.observeRun(res, err)
 	c.log.Debug("stats collected", "containers", res.Containers, "sampled", res.Sampled, "vanished", res.Vanished, "failed", res.Failed, "duration", res.Duration)
 	return res, err
@@ -190,11 +194,14 @@ func (c *Collector) collect(ctx context.Context, res *Result) error {
 		return fmt.Errorf("list containers: %w", err)
 	}
 	res.Containers = len(targets)
-	readings, err := c.read(ctx, targets, res)
+	readings, failed, err := c.read(ctx, targets, res)
 	if err != nil {
 		return err
 	}
-	series := aggregate(res.Time, readings)
+	if ctx.Err() != nil {
+		return fmt.Errorf("collection cut short: %w", ctx.Err())
+	}
+	series := aggregate(res.Time, readings, failed)
 	w := ledger.StatsWrite{Series: map[string][]forge.StatSeries{TierRaw: series}}
 	for _, r := range readings {
 		w.Latest = append(w.Latest, forge.TopEntry{
@@ -213,7 +220,11 @@ func (c *Collector) collect(ctx context.Context, res *Result) error {
 // read before is read once and its CPU worked out against that reading; a
 // new one, or one whose counters went back (it restarted), is read with the
 // engine's own earlier reading.
-func (c *Collector) read(ctx context.Context, targets []forge.ContainerSample, res *Result) ([]reading, error) {
+//
+// failed names the services (and so their projects) that had a container
+// whose reading failed for another reason than its stopping: their sums
+// would be short, so this run stores no point for them.
+func (c *Collector) read(ctx context.Context, targets []forge.ContainerSample, res *Result) ([]reading, map[[2]string]bool, error) {
 	results := make([]reading, len(targets))
 	errs := make([]error, len(targets))
 	sem := make(chan struct{}, c.cfg.Concurrency)
@@ -245,12 +256,19 @@ func (c *Collector) read(ctx context.Context, targets []forge.ContainerSample, r
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
+			// cron recovers the run's own goroutine, not this one.
+			defer func() {
+				if r := recover(); r != nil {
+					errs[i] = fmt.Errorf("stats of %s: panic: %v", targets[i].Name, r)
+				}
+			}()
 			readOne(i, !seen)
 		})
 	}
 	wg.Wait()
 	next := make(map[string]forge.ContainerSample, len(targets))
 	out := make([]reading, 0, len(targets))
+	failed := map[[2]string]bool{}
 	var lastErr error
 	for i, err := range errs {
 		switch {
@@ -262,15 +280,19 @@ func (c *Collector) read(ctx context.Context, targets []forge.ContainerSample, r
 		default:
 			res.Failed++
 			lastErr = err
+			failed[[2]string{targets[i].Project, targets[i].Service}] = true
+			if prev, ok := c.prev[targets[i].ID]; ok {
+				next[targets[i].ID] = prev // the next run computes CPU from it
+			}
 			c.log.Debug("container stats not read", "container", targets[i].Name, "error", err)
 		}
 	}
 	c.prev = next
 	res.Sampled = len(out)
 	if len(out) == 0 && lastErr != nil {
-		return nil, fmt.Errorf("read %d containers: %w", res.Failed, lastErr)
+		return nil, nil, fmt.Errorf("read %d containers: %w", res.Failed, lastErr)
 	}
-	return out, nil
+	return out, failed, nil
 }
 
 // rollUp rolls samples into 1-minute points, and those into 1-hour points,
@@ -335,7 +357,7 @@ func (c *Collector) rollupsUntil(src, dst string, period time.Duration, end time
 			return nil, err
 		}
 		for svc, list := range pts {
-			out = append(out, forge.StatSeries{Project: p, Service: svc, Step: period, Points: downsample(list, period)})
+			out = append(out, forge.StatSeries{Project: p, Service: svc, Step: forge.Duration(period), Points: downsample(list, period)})
 		}
 	}
 	return out, nil

@@ -3,6 +3,7 @@ package collector
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
 	"sync"
@@ -277,17 +278,19 @@ func TestRollupsAndRetentionOverTime(t *testing.T) {
 		t.Errorf("11:00 rollup %+v; want 120 samples, average 40%%, max 60%%", h)
 	}
 
-	// A query picks the tier that covers its window and returns at most
-	// MaxPoints points; the current values are the newest sample.
+	// A query picks the tier that covers its window (3h is longer than the
+	// 1-minute tier keeps here: the tier that reaches furthest back by the
+	// hour, the finer on a tie) and returns at most MaxPoints points; the
+	// current values are the newest sample.
 	for _, tt := range []struct {
 		window string
 		step   time.Duration
-	}{{"5m", 0}, {"90m", time.Minute}, {"2h", time.Minute}, {"3h", time.Hour}} {
+	}{{"5m", 0}, {"90m", time.Minute}, {"2h", time.Minute}, {"3h", 2 * time.Minute}} {
 		got, err := Query(led, "shop", "web", tt.window, now)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(got) != 1 || got[0].Service != "web" || got[0].Step != tt.step || len(got[0].Points) > MaxPoints || len(got[0].Points) == 0 {
+		if len(got) != 1 || got[0].Service != "web" || time.Duration(got[0].Step) != tt.step || len(got[0].Points) > MaxPoints || len(got[0].Points) == 0 {
 			t.Fatalf("window %s: %d series, step %s, %d points; want web alone at step %s", tt.window, len(got), got[0].Step, len(got[0].Points), tt.step)
 		}
 		if got[0].Current == nil || !got[0].Current.Time.Equal(now) {
@@ -357,3 +360,70 @@ func TestRunRecoversPanicsAndSkipsOverlappingRuns(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// TestCollectPartialFailuresLeaveGaps: a replica whose reading fails (or
+// panics) leaves its service and project without a point in that run,
+// rather than sums short of it; and gauges do not outlive the readings.
+func TestCollectPartialFailuresLeaveGaps(t *testing.T) {
+	clock := t0
+	syn := &synthetic{now: &clock, used: map[string]uint64{}, last: map[string]time.Time{}, cpu: func(time.Time) float64 { return 10 }}
+	var fail string
+	eng := &fakeEngine{targets: []forge.ContainerSample{
+		{ID: "w1", Name: "shop-web-1", Project: "shop", Service: "web"},
+		{ID: "w2", Name: "shop-web-2", Project: "shop", Service: "web"},
+		{ID: "d1", Name: "shop-db-1", Project: "shop", Service: "db"},
+	}}
+	eng.reply = func(n int, c forge.ContainerSample, previous bool) (forge.ContainerSample, error) {
+		switch {
+		case c.ID == fail && fail == "w2":
+			return forge.ContainerSample{}, errors.New("read timed out")
+		case c.ID == fail && fail == "d1":
+			panic("decoder bug")
+		}
+		return syn.reply(n, c, previous)
+	}
+	led := openLedger(t)
+	reg := prometheus.NewRegistry()
+	c, err := New(Config{Engine: eng, Ledger: led, Metrics: NewMetrics(reg), Now: func() time.Time { return clock }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func() Result {
+		t.Helper()
+		res, err := c.Collect(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		clock = clock.Add(15 * time.Second)
+		return res
+	}
+	run()
+	fail = "w2"
+	if res := run(); res.Failed != 1 || res.Sampled != 2 {
+		t.Errorf("run with one replica failing: %+v", res)
+	}
+	fail = "d1"
+	if res := run(); res.Failed != 1 || res.Sampled != 2 {
+		t.Errorf("run with a panicking reading: %+v; want it counted as a failed reading", res)
+	}
+	pts := points(t, led, "shop")
+	if len(pts["web"]) != 2 || len(pts["db"]) != 2 || len(pts[""]) != 1 {
+		t.Errorf("points: web %d, db %d, total %d; want 2, 2, 1 (no web and no total in the run web failed, no db and no total when db did)",
+			len(pts["web"]), len(pts["db"]), len(pts[""]))
+	}
+	for _, p := range pts["web"] {
+		if p.Containers != 2 {
+			t.Errorf("a web point sums %d containers; want both replicas or no point", p.Containers)
+		}
+	}
+	if n := testutil.CollectAndCount(c.cfg.Metrics.cpu); n != 1 {
+		t.Errorf("after db failed, forge_service_cpu_percent has %d series, want web's alone", n)
+	}
+	eng.listErr = forge.ErrEngineUnavailable
+	if _, err := c.Collect(t.Context()); err == nil {
+		t.Fatal("a run with the engine down reported no error")
+	}
+	if n := testutil.CollectAndCount(c.cfg.Metrics.mem); n != 0 {
+		t.Errorf("with the engine down forge_service_memory_bytes still has %d series", n)
+	}
+}

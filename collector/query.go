@@ -23,8 +23,9 @@ const (
 	// MaxPoints bounds the points of a series a query returns: a longer
 	// window gets coarser points, not more of them.
 	MaxPoints = 120
-	// MaxTop bounds `top`'s limit.
-	MaxTop = 50
+	// MaxTop bounds `top`'s limit; DefaultTop is the limit when none is given.
+	MaxTop     = 50
+	DefaultTop = 10
 )
 
 // Retention is how long each tier is kept.
@@ -181,7 +182,7 @@ func query(st Store, set settings, project string, window time.Duration, now tim
 	err = st.ScanStats(t.name, project, from, now.Add(time.Second), services, func(svc string, p forge.StatPoint) {
 		if a == nil || a.series.Service != svc {
 			if a = accs[svc]; a == nil {
-				a = &acc{series: &forge.StatSeries{Project: project, Service: svc, Step: step, Points: make([]forge.StatPoint, 0, MaxPoints+1)}}
+				a = &acc{series: &forge.StatSeries{Project: project, Service: svc, Step: forge.Duration(step), Points: make([]forge.StatPoint, 0, MaxPoints+1)}}
 				accs[svc] = a
 			}
 		}
@@ -199,7 +200,7 @@ func query(st Store, set settings, project string, window time.Duration, now tim
 	if err != nil {
 		return nil, err
 	}
-	current, err := currentPoints(st, project, from, services)
+	current, err := currentPoints(st, project, now.Add(-TopWindow(set.Interval)), services)
 	if err != nil {
 		return nil, err
 	}
@@ -217,7 +218,9 @@ func query(st Store, set settings, project string, window time.Duration, now tim
 
 // chooseTier picks the finest tier whose points reach back to the window's
 // start; when none does (the collector has not run that long), the one that
-// reaches furthest back.
+// reaches furthest back by the hour, the finer on a tie: a rollup's time is
+// rounded down to its period, so the 1-minute tier of a project younger than
+// the window always starts a little before its samples do.
 func chooseTier(st Store, r Retention, project string, from time.Time, window time.Duration) (tier, bool, error) {
 	var best tier
 	var bestFirst time.Time
@@ -236,36 +239,30 @@ func chooseTier(st Store, r Retention, project string, from time.Time, window ti
 		if !first.After(from.Add(window / 10)) {
 			return t, true, nil
 		}
-		if !found || first.Before(bestFirst) {
+		if first = first.Truncate(time.Hour); !found || first.Before(bestFirst) {
 			best, bestFirst, found = t, first, true
 		}
 	}
 	return best, found, nil
 }
 
-// currentPoints are the newest samples of a project's series, if taken
-// within the window.
-func currentPoints(st Store, project string, from time.Time, services []string) (map[string]forge.StatPoint, error) {
-	_, last, ok, err := st.StatsSpan(TierRaw, project)
-	if err != nil || !ok || last.Before(from) {
-		return nil, err
-	}
-	pts, err := st.StatsRange(TierRaw, project, last, last.Add(1), services...)
-	if err != nil {
-		return nil, err
-	}
+// currentPoints are the newest samples of a project's series taken since
+// fresh: a service sampled before then (stopped, or the collector is off)
+// has no current values, rather than old ones shown as current.
+func currentPoints(st Store, project string, fresh time.Time, services []string) (map[string]forge.StatPoint, error) {
 	out := map[string]forge.StatPoint{}
-	for svc, p := range pts {
-		out[svc] = p[len(p)-1]
-	}
-	return out, nil
+	err := st.ScanStats(TierRaw, project, fresh, fresh.Add(24*time.Hour), services, func(svc string, p forge.StatPoint) {
+		out[svc] = p // in time order: the last one stays
+	})
+	return out, err
 }
 
-// bucketStep is the period of a query's points: window/MaxPoints rounded up
-// to a whole multiple of the tier's step (a second for samples).
+// bucketStep is the period of a query's points: long enough that a window
+// not aligned to it spans at most MaxPoints of them, rounded up to a whole
+// multiple of the tier's step (a second for samples).
 func bucketStep(window, tierStep time.Duration) time.Duration {
 	unit := max(tierStep, time.Second)
-	per := window / MaxPoints
+	per := window / (MaxPoints - 1)
 	n := (per + unit - 1) / unit
 	return max(n, 1) * unit
 }
@@ -289,7 +286,7 @@ func Top(st Store, by string, limit int, now time.Time) ([]forge.TopEntry, error
 		return nil, fmt.Errorf("%w: sort by %q: want cpu or memory", ErrBadQuery, by)
 	}
 	if limit == 0 {
-		limit = 10
+		limit = DefaultTop
 	}
 	if limit < 1 || limit > MaxTop {
 		return nil, fmt.Errorf("%w: limit %d: want 1 to %d", ErrBadQuery, limit, MaxTop)

@@ -51,8 +51,8 @@ func TestQueryAndTop(t *testing.T) {
 		shop = append(shop, aggregate(at, []reading{
 			{ContainerSample: forge.ContainerSample{Project: "shop", Service: "web", Memory: 100}, CPU: float64(i)},
 			{ContainerSample: forge.ContainerSample{Project: "shop", Service: "db", Memory: 300}, CPU: 1},
-		})...)
-		blog = append(blog, aggregate(at, []reading{{ContainerSample: forge.ContainerSample{Project: "blog", Service: "app", Memory: 7}, CPU: 2}})...)
+		}, nil)...)
+		blog = append(blog, aggregate(at, []reading{{ContainerSample: forge.ContainerSample{Project: "blog", Service: "app", Memory: 7}, CPU: 2}}, nil)...)
 	}
 	err := led.WriteStats(ledger.StatsWrite{
 		Series: map[string][]forge.StatSeries{TierRaw: append(shop, blog...)},
@@ -129,5 +129,37 @@ func TestQueryAndTop(t *testing.T) {
 	}
 	if w := TopWindow(5 * time.Minute); w != 10*time.Minute {
 		t.Errorf("top window at 5m = %s, want 10m", w)
+	}
+}
+
+// TestQueryYoungProject: a project sampled for 20 seconds across a minute
+// boundary is read from its samples, not from the 1-minute rollup that
+// starts a little earlier; a service last sampled long ago has no current
+// values.
+func TestQueryYoungProject(t *testing.T) {
+	led := openLedger(t)
+	now := time.Date(2026, 11, 28, 10, 1, 10, 0, time.UTC)
+	var raw []forge.StatSeries
+	for at := now.Add(-20 * time.Second); !at.After(now); at = at.Add(time.Second) {
+		raw = append(raw, aggregate(at, []reading{{ContainerSample: forge.ContainerSample{Project: "young", Service: "web", Memory: 1}, CPU: 5}}, nil)...)
+	}
+	raw = append(raw, aggregate(now.Add(-time.Hour), []reading{{ContainerSample: forge.ContainerSample{Project: "young", Service: "gone", Memory: 1}, CPU: 9}}, nil)...)
+	minute := aggregate(time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC), []reading{{ContainerSample: forge.ContainerSample{Project: "young", Service: "web", Memory: 1}, CPU: 5}}, nil)
+	if err := led.WriteStats(ledger.StatsWrite{Series: map[string][]forge.StatSeries{TierRaw: raw, TierMinute: minute}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Query(led, "young", "web", "5m", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Step != 0 || len(got[0].Points) != 21 || got[0].Current == nil {
+		t.Fatalf("young project over 5m: %+v; want its 21 samples, step 0, and current values", got)
+	}
+	gone, err := Query(led, "young", "gone", "2h", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(gone) != 1 || len(gone[0].Points) == 0 || gone[0].Current != nil {
+		t.Errorf("a service sampled an hour ago: %+v; want its history and no current values", gone)
 	}
 }

@@ -74,12 +74,14 @@ func TestBucketStep(t *testing.T) {
 	for _, tt := range []struct {
 		window, tier, want time.Duration
 	}{
-		{30 * time.Minute, 0, 15 * time.Second},
-		{2 * time.Hour, 0, time.Minute},
-		{10 * time.Minute, 0, 5 * time.Second},
-		{24 * time.Hour, time.Minute, 12 * time.Minute},
-		{3 * time.Hour, time.Minute, 2 * time.Minute}, // 90s rounds up to whole minutes
-		{30 * 24 * time.Hour, time.Hour, 6 * time.Hour},
+		// window/(MaxPoints-1), rounded up: an unaligned window spans at
+		// most MaxPoints buckets.
+		{30 * time.Minute, 0, 16 * time.Second},
+		{2 * time.Hour, 0, 61 * time.Second},
+		{10 * time.Minute, 0, 6 * time.Second},
+		{24 * time.Hour, time.Minute, 13 * time.Minute},
+		{3 * time.Hour, time.Minute, 2 * time.Minute}, // 91s rounds up to whole minutes
+		{30 * 24 * time.Hour, time.Hour, 7 * time.Hour},
 		{time.Hour, time.Hour, time.Hour}, // never finer than the tier
 	} {
 		if got := bucketStep(tt.window, tt.tier); got != tt.want {

@@ -1,6 +1,7 @@
 package dispatch
 
 import (
+	"strings"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -44,8 +45,8 @@ func newDeployMetrics(reg prometheus.Registerer) *deployMetrics {
 
 // observe counts d if it just reached a final status.
 func (m *deployMetrics) observe(d forge.Deploy) {
-	if m == nil || !d.Status.Final() {
-		return
+	if m == nil || !d.Status.Final() || d.Status == forge.StatusInterrupted && strings.HasPrefix(d.Error, "merged into") {
+		return // a queued deploy that joined another did not run
 	}
 	m.mu.Lock()
 	if m.counted[d.ID] == d.Status {

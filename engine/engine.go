@@ -14,6 +14,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/compose-spec/compose-go/v2/types"
@@ -33,12 +34,13 @@ var ErrUnavailable = forge.ErrEngineUnavailable
 
 // Engine drives one Docker engine through the docker CLI's configuration.
 type Engine struct {
-	cli     command.Cli
-	compose api.Compose
-	log     *slog.Logger
-	models  modelCache
-	index   projectIndex
-	hostMem atomic.Uint64
+	cli       command.Cli
+	compose   api.Compose
+	log       *slog.Logger
+	models    modelCache
+	index     projectIndex
+	hostMem   atomic.Uint64
+	hostMemMu sync.Mutex
 }
 
 // New returns an Engine on an initialized docker CLI.

@@ -75,6 +75,12 @@ func (e *Engine) hostMemory(ctx context.Context) (uint64, error) {
 	if m := e.hostMem.Load(); m != 0 {
 		return m, nil
 	}
+	// The first collection's calls all arrive here at once: one asks.
+	e.hostMemMu.Lock()
+	defer e.hostMemMu.Unlock()
+	if m := e.hostMem.Load(); m != 0 {
+		return m, nil
+	}
 	h, err := e.Host(ctx)
 	if err != nil {
 		return 0, err
