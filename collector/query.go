@@ -99,15 +99,22 @@ func ParseWindow(s string, r Retention) (time.Duration, error) {
 	return d, nil
 }
 
+// settingsAndWindow reads the collector's settings and checks window
+// against its retention.
+func settingsAndWindow(st Store, window string) (settings, time.Duration, error) {
+	set, err := readSettings(st)
+	if err != nil {
+		return set, 0, err
+	}
+	w, err := ParseWindow(window, set.Retention)
+	return set, w, err
+}
+
 // Query is one project's history over window, by service; the series with
 // an empty service is the project's total. With service set, only that
 // service's series is returned. No samples yet is an empty answer.
 func Query(st Store, project, service, window string, now time.Time) ([]forge.StatSeries, error) {
-	set, err := readSettings(st)
-	if err != nil {
-		return nil, err
-	}
-	w, err := ParseWindow(window, set.Retention)
+	set, w, err := settingsAndWindow(st, window)
 	if err != nil {
 		return nil, err
 	}
@@ -120,11 +127,7 @@ func Query(st Store, project, service, window string, now time.Time) ([]forge.St
 
 // Projects is the total of every project that has stats, over window.
 func Projects(st Store, window string, now time.Time) ([]forge.StatSeries, error) {
-	set, err := readSettings(st)
-	if err != nil {
-		return nil, err
-	}
-	w, err := ParseWindow(window, set.Retention)
+	set, w, err := settingsAndWindow(st, window)
 	if err != nil {
 		return nil, err
 	}

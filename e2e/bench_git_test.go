@@ -12,8 +12,6 @@ import (
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
-	"github.com/docker/cli/cli/command"
-	"github.com/docker/cli/cli/flags"
 	"github.com/docker/compose/v5/pkg/api"
 	"github.com/docker/compose/v5/pkg/compose"
 	"github.com/moby/moby/client"
@@ -60,13 +58,7 @@ func BenchmarkGitPushToRunning(b *testing.B) {
 			_, _ = s.e.tryDocker(append([]string{"rmi", "-f"}, refs...)...)
 		}
 	})
-	cli, err := command.NewDockerCli()
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := cli.Initialize(flags.NewClientOptions()); err != nil {
-		b.Fatal(err)
-	}
+	cli := dockerCLI(b)
 	svc, err := compose.NewComposeService(cli, compose.WithStreams(io.Discard, io.Discard, strings.NewReader("")))
 	if err != nil {
 		b.Fatal(err)

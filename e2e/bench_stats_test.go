@@ -10,9 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker/cli/cli/command"
-	"github.com/docker/cli/cli/flags"
-
 	"github.com/docker-forge/docker-forge"
 	"github.com/docker-forge/docker-forge/collector"
 	"github.com/docker-forge/docker-forge/engine"
@@ -68,13 +65,7 @@ func BenchmarkCollectorRun(b *testing.B) {
 			}
 			e.docker(append([]string{"start"}, ids...)...)
 
-			cli, err := command.NewDockerCli()
-			if err != nil {
-				b.Fatal(err)
-			}
-			if err := cli.Initialize(flags.NewClientOptions()); err != nil {
-				b.Fatal(err)
-			}
+			cli := dockerCLI(b)
 			eng, err := engine.New(cli, nil)
 			if err != nil {
 				b.Fatal(err)

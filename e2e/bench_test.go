@@ -14,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker/cli/cli/command"
-	"github.com/docker/cli/cli/flags"
 	"github.com/docker/compose/v5/pkg/api"
 	"github.com/docker/compose/v5/pkg/compose"
 	"github.com/gorilla/mux"
@@ -67,13 +65,7 @@ func newBenchStackWith(b *testing.B, web string) *benchStack {
     init: true
 `, tag, web))
 
-	cli, err := command.NewDockerCli()
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := cli.Initialize(flags.NewClientOptions()); err != nil {
-		b.Fatal(err)
-	}
+	cli := dockerCLI(b)
 	eng, err := engine.New(cli, nil)
 	if err != nil {
 		b.Fatal(err)

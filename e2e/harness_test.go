@@ -28,6 +28,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker/cli/cli/command"
+	"github.com/docker/cli/cli/flags"
+
 	"github.com/docker-forge/docker-forge"
 )
 
@@ -499,4 +502,18 @@ func newPushStack(t *testing.T, name string, notify bool, daemonArgs ...string) 
 	s.ref = s.repo + ":live"
 	s.e.cleanupProject(s.project)
 	return s
+}
+
+// dockerCLI is an initialized docker CLI on the engine the tests use, for
+// benchmarks that drive the engine or the compose SDK in-process.
+func dockerCLI(tb testing.TB) *command.DockerCli {
+	tb.Helper()
+	cli, err := command.NewDockerCli()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := cli.Initialize(flags.NewClientOptions()); err != nil {
+		tb.Fatal(err)
+	}
+	return cli
 }

@@ -187,10 +187,5 @@ func sweepBucket(b *bolt.Bucket, now time.Time, window time.Duration) error {
 	if err != nil {
 		return err
 	}
-	for _, k := range stale {
-		if err := b.Delete(k); err != nil {
-			return err
-		}
-	}
-	return nil
+	return deleteEach(stale, b.Delete)
 }

@@ -111,10 +111,8 @@ func pruneTier(tb *bolt.Bucket, before time.Time) error {
 		if err != nil {
 			return err
 		}
-		for _, name := range emptySeries {
-			if err := pb.DeleteBucket(name); err != nil {
-				return err
-			}
+		if err := deleteEach(emptySeries, pb.DeleteBucket); err != nil {
+			return err
 		}
 		if k, _ := pb.Cursor().First(); k == nil {
 			emptyProjects = append(emptyProjects, bytes.Clone(project))
@@ -124,8 +122,14 @@ func pruneTier(tb *bolt.Bucket, before time.Time) error {
 	if err != nil {
 		return err
 	}
-	for _, name := range emptyProjects {
-		if err := tb.DeleteBucket(name); err != nil {
+	return deleteEach(emptyProjects, tb.DeleteBucket)
+}
+
+// deleteEach deletes keys collected while iterating, which bbolt does not
+// allow to delete in place.
+func deleteEach(keys [][]byte, del func([]byte) error) error {
+	for _, k := range keys {
+		if err := del(k); err != nil {
 			return err
 		}
 	}
@@ -160,12 +164,7 @@ func writeLatest(tx *bolt.Tx, latest []forge.TopEntry, before time.Time) error {
 	if err != nil {
 		return err
 	}
-	for _, k := range stale {
-		if err := b.Delete(k); err != nil {
-			return err
-		}
-	}
-	return nil
+	return deleteEach(stale, b.Delete)
 }
 
 // StatsRange returns a project's points in tier from from (inclusive) to to
