@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -27,15 +26,17 @@ import (
 type fakeEngine struct {
 	mu sync.Mutex
 
-	projects map[string]forge.Project                     // name -> compose model
-	registry map[string]string                            // repo:tag or repo@digest -> digest
-	running  map[string]map[string]forge.Running          // project -> service -> container
-	lie      map[string]map[string]string                 // project -> service -> digest reported after Up
-	gates    map[string]chan struct{}                     // project -> Up waits until closed
-	entered  chan string                                  // receives a project name when its Up starts
-	nextID   int                                          // container id counter
-	errs     struct{ projects, running error }            // engine-wide failures
-	errsBy   struct{ load, up, resolve map[string]error } // failures by project or image ref
+	projects map[string]forge.Project                            // name -> compose model
+	registry map[string]string                                   // repo:tag or repo@digest -> digest
+	running  map[string]map[string]forge.Running                 // project -> service -> container
+	lie      map[string]map[string]string                        // project -> service -> digest reported after Up
+	gates    map[string]chan struct{}                            // project -> Up waits until closed
+	entered  chan string                                         // receives a project name when its Up starts
+	nextID   int                                                 // container id counter
+	errs     struct{ projects, running error }                   // engine-wide failures
+	errsBy   struct{ load, up, resolve, build map[string]error } // failures by project or image ref
+	images   map[string]string                                   // built tag -> image id
+	built    []string                                            // tags built
 
 	health   map[string]map[string]forge.Health // project -> service -> health; default running long, no healthcheck
 	healthOf map[string]forge.Health            // digest -> health of any container running it
@@ -274,6 +275,17 @@ func (f *fakeEngine) Up(ctx context.Context, ref forge.ProjectRef, pins map[stri
 		return err
 	}
 	for svc, pin := range pins {
+		if id, built := f.images[pin]; built {
+			// A built image: like compose, recreate only what changed.
+			if cur := f.running[ref.Name][svc]; cur.ImageID == id && cur.State == "running" {
+				continue
+			}
+			f.setRunning(ref.Name, svc, pin, "")
+			r := f.running[ref.Name][svc]
+			r.ImageID = id
+			f.running[ref.Name][svc] = r
+			continue
+		}
 		digest := pin[strings.LastIndex(pin, "@")+1:]
 		if d, ok := f.lie[ref.Name][svc]; ok {
 			digest = d
@@ -437,10 +449,47 @@ func enabled(name, image string) forge.Service {
 	return svc(name, image, forge.LabelEnable, "true")
 }
 
-// Build and ImageID: the fake has no images of its own; git deploys are
-// tested against the real engine (e2e).
-func (f *fakeEngine) Build(context.Context, forge.ProjectRef, map[string]string) (map[string]string, error) {
-	return nil, errors.New("fake engine: no builds")
+// Build gives each tag a new image ID and records the build; a build of a
+// project in errsBy.up fails.
+func (f *fakeEngine) Build(_ context.Context, ref forge.ProjectRef, tags map[string]string) (map[string]string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.errsBy.build != nil && f.errsBy.build[ref.Name] != nil {
+		return nil, f.errsBy.build[ref.Name]
+	}
+	if f.images == nil {
+		f.images = map[string]string{}
+	}
+	ids := map[string]string{}
+	for svc, tag := range tags {
+		f.nextID++
+		ids[svc] = fmt.Sprintf("sha256:img%d", f.nextID)
+		f.images[tag] = ids[svc]
+		f.built = append(f.built, tag)
+	}
+	return ids, nil
 }
 
-func (f *fakeEngine) ImageID(context.Context, string) (string, error) { return "", nil }
+// ImageID returns the ID Build gave a tag, "" for a tag never built.
+func (f *fakeEngine) ImageID(_ context.Context, ref string) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.images[ref], nil
+}
+
+// pruneImage forgets a built image, as docker image prune does.
+func (f *fakeEngine) pruneImage(tag string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.images, tag)
+}
+
+// builds returns the tags built so far, and forgets them.
+func (f *fakeEngine) builds() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := f.built
+	f.built = nil
+	slices.Sort(out)
+	return out
+}

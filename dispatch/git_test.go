@@ -1,9 +1,11 @@
 package dispatch
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/docker-forge/docker-forge"
@@ -112,5 +114,153 @@ func TestLastGitDeployAndHelpers(t *testing.T) {
 	}
 	if got := repoRoot("/data/checkouts/shop", ""); got != "/data/checkouts/shop" {
 		t.Errorf("repoRoot without path = %s", got)
+	}
+}
+
+// fakeGit is a repository's history as forge's checkouts see it.
+type fakeGit struct {
+	mu         sync.Mutex
+	tip        string
+	commits    map[string]bool        // on the branch
+	removed    map[string]bool        // taken out of the branch by a force-push
+	changed    map[[2]string][]string // from, to -> paths
+	checkedOut string
+}
+
+func (g *fakeGit) Sync(_ context.Context, project string, _ gitsrc.Source, _ gitsrc.Credentials, commit string) (gitsrc.Checkout, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if commit == "" {
+		commit = g.tip
+	}
+	if !g.commits[commit] {
+		return gitsrc.Checkout{}, fmt.Errorf("sync %s: %w", project, gitsrc.ErrNoSuchCommit)
+	}
+	prev := g.checkedOut
+	g.checkedOut = commit
+	return gitsrc.Checkout{Dir: "/data/checkouts/" + project, Commit: commit, Previous: prev}, nil
+}
+
+func (g *fakeGit) ChangedPaths(_ context.Context, _, from, to string) ([]string, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.changed[[2]string{from, to}], nil
+}
+
+func (g *fakeGit) OnBranch(_ context.Context, _, _, commit string) (bool, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return !g.removed[commit], nil
+}
+
+// push makes commit the branch's tip, with paths changed since the tip before.
+func (g *fakeGit) push(commit string, paths ...string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.changed[[2]string{g.tip, commit}] = paths
+	g.commits[commit] = true
+	g.tip = commit
+}
+
+// TestGitDeployRebuildsOnlyWhatChanged drives git deploys against a fake
+// checkout and engine: the first builds everything; later ones rebuild a
+// service only when a file under its build context, its build definition,
+// or its image is gone; a force-push that removed the running commit
+// deploys nothing and puts the checkout back.
+func TestGitDeployRebuildsOnlyWhatChanged(t *testing.T) {
+	sha := func(c byte) string { return strings.Repeat(string(c), 40) }
+	g := &fakeGit{commits: map[string]bool{}, removed: map[string]bool{}, changed: map[[2]string][]string{}}
+	e := newEnvConfig(t, Config{Git: g})
+	src := &forge.Source{Repository: "https://git.example.com/acme/shop.git", Branch: "main"}
+	var ref forge.ProjectRef
+	model := func(apiHash string) {
+		ref = e.eng.addProject("shop",
+			forge.Service{Name: "web", Build: &forge.ServiceBuild{Context: "/data/checkouts/shop/web", Hash: "w1"}},
+			forge.Service{Name: "api", Build: &forge.ServiceBuild{Context: "/data/checkouts/shop/api", Hash: apiHash}},
+		)
+		p := e.eng.projects["shop"]
+		p.Source = src
+		e.eng.projects["shop"] = p
+	}
+	model("a1")
+	deploy := func(want ...string) forge.Deploy {
+		t.Helper()
+		d, err := e.d.Deploy(t.Context(), Request{Ref: ref})
+		if err != nil {
+			t.Fatalf("deploy: %v (%+v)", err, d)
+		}
+		if got := e.eng.builds(); strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Errorf("deploy at %s built %v, want %v", shortSHA(d.Commit), got, want)
+		}
+		return d
+	}
+
+	g.push(sha('1'))
+	d1 := deploy("shop-api:111111111111", "shop-web:111111111111")
+	if d1.Commit != sha('1') || d1.PreviousCommit != "" {
+		t.Errorf("first deploy commits %q, previous %q", d1.Commit, d1.PreviousCommit)
+	}
+	api1 := e.eng.running["shop"]["api"].ContainerID
+
+	g.push(sha('2'), "web/index.html", "README.md")
+	d2 := deploy("shop-web:222222222222")
+	if api, _ := d2.Service("api"); api.Image != "shop-api:111111111111" || api.Changed || e.eng.running["shop"]["api"].ContainerID != api1 {
+		t.Errorf("api was rebuilt or recreated though nothing under api/ changed: %+v", api)
+	}
+	if web, _ := d2.Service("web"); !web.Built || !web.Changed || web.Digest == "" || web.Digest == web.Previous {
+		t.Errorf("web after its change: %+v", web)
+	}
+	if d2.PreviousCommit != sha('1') {
+		t.Errorf("previous commit %q, want %s", d2.PreviousCommit, sha('1'))
+	}
+
+	g.push(sha('3')) // nothing changed in the files, but api's build section did
+	model("a2")
+	deploy("shop-api:333333333333")
+
+	g.push(sha('4'))
+	e.eng.pruneImage("shop-web:222222222222")
+	deploy("shop-web:444444444444")
+
+	// A push after a force-push took the running commit 4 out of main.
+	e.startRun(t)
+	g.mu.Lock()
+	g.removed[sha('4')] = true
+	g.mu.Unlock()
+	g.push(sha('5'))
+	ups := len(e.eng.upCalls("shop"))
+	q, why, err := e.d.Submit(t.Context(), []forge.Event{{Kind: forge.KindGit, Provider: "github", Repository: "acme/shop", Branch: "main", Commit: sha('5')}})
+	if err != nil || len(q) != 1 || q[0].Commit != sha('5') {
+		t.Fatalf("push queued %+v (%q, %v)", q, why, err)
+	}
+	d5 := e.waitFinal(t, q[0].ID)
+	if d5.Status != forge.StatusFailed || d5.Error != reasonForcePush {
+		t.Errorf("deploy after the force-push: %+v", d5)
+	}
+	if len(e.eng.upCalls("shop")) != ups || len(e.eng.builds()) != 0 {
+		t.Error("the force-pushed commit was built or brought up")
+	}
+	if g.checkedOut != sha('4') {
+		t.Errorf("checkout left at %s, want it back at the running commit %s", shortSHA(g.checkedOut), shortSHA(sha('4')))
+	}
+
+	// Rolling back to deploy 1 reuses commit 1's api image, which still
+	// exists, and rebuilds nothing else that exists.
+	rb, err := e.d.Rollback(t.Context(), RollbackRequest{Project: "shop", To: d1.ID})
+	if err != nil {
+		t.Fatalf("rollback: %v", err)
+	}
+	if rb.Commit != sha('1') || rb.RollbackOf != d1.ID {
+		t.Errorf("rollback %+v", rb)
+	}
+	if got := e.eng.builds(); strings.Join(got, " ") != "" {
+		t.Errorf("the rollback built %v; commit 1's images all exist", got)
+	}
+	for _, name := range []string{"web", "api"} {
+		was, _ := d1.Service(name)
+		now, _ := rb.Service(name)
+		if now.Image != was.Image || now.Digest != was.Digest {
+			t.Errorf("%s after the rollback: %+v, want deploy 1's %s (%s)", name, now, was.Image, was.Digest)
+		}
 	}
 }
