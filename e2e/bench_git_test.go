@@ -31,15 +31,7 @@ import (
 // web container.
 func BenchmarkGitPushToRunning(b *testing.B) {
 	s := newGitStack(b, "benchgit", serveGitDaemon)
-	s.commit("main", map[string]string{
-		"compose.yaml": s.compose(), "web/Dockerfile": s.dockerfile(), "web/version": "web-0",
-		"api/Dockerfile": s.dockerfile(), "api/version": "api-0",
-	})
-	var first forge.Deploy
-	s.e.forgeJSON(&first, "deploy", "-f", filepath.Join(s.work, "compose.yaml"), "-p", s.project)
-	if first.Status != forge.StatusSucceeded {
-		b.Fatalf("first deploy: %+v", first)
-	}
+	first := s.firstDeploy("web-0", "api-0")
 
 	// The same project by hand: its own clone, its own compose project, and
 	// a compose file without x-forge beside it, so the daemon leaves it be.

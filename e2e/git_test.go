@@ -133,6 +133,24 @@ func (s *gitStack) commit(branch string, files map[string]string) string {
 	return sha
 }
 
+// firstDeploy commits the project (web and api serving the versions given)
+// and deploys it from the user's own working copy, as a person would the
+// first time: forge checks the branch out in its own directory and builds
+// both services there.
+func (s *gitStack) firstDeploy(web, api string) forge.Deploy {
+	s.t.Helper()
+	c := s.commit("main", map[string]string{
+		"compose.yaml": s.compose(), "web/Dockerfile": s.dockerfile(), "web/version": web,
+		"api/Dockerfile": s.dockerfile(), "api/version": api,
+	})
+	var first forge.Deploy
+	s.e.forgeJSON(&first, "deploy", "-f", filepath.Join(s.work, "compose.yaml"), "-p", s.project)
+	if first.Status != forge.StatusSucceeded || first.Commit != c {
+		s.t.Fatalf("first deploy = %+v; want succeeded at %s\n%s", first, c, s.d.Log())
+	}
+	return first
+}
+
 // compose is the project's compose file: two services built from their own
 // directories, each serving its version file.
 func (s *gitStack) compose() string {
@@ -224,18 +242,8 @@ func (s *gitStack) runs(service string) container {
 // without building them again.
 func TestGitPushDeploysAtTheCommit(t *testing.T) {
 	s := newGitStack(t, "git", serveGitDaemon)
-	c1 := s.commit("main", map[string]string{
-		"compose.yaml": s.compose(), "web/Dockerfile": s.dockerfile(), "web/version": "web-1",
-		"api/Dockerfile": s.dockerfile(), "api/version": "api-1",
-	})
-
-	// The first deploy, from the user's own working copy: forge checks the
-	// branch out in its own directory and builds both services there.
-	var first forge.Deploy
-	s.e.forgeJSON(&first, "deploy", "-f", filepath.Join(s.work, "compose.yaml"), "-p", s.project)
-	if first.Status != forge.StatusSucceeded || first.Commit != c1 {
-		t.Fatalf("first deploy = %+v; want succeeded at %s\n%s", first, c1, s.d.Log())
-	}
+	first := s.firstDeploy("web-1", "api-1")
+	c1 := first.Commit
 	web1, api1 := s.runs("web"), s.runs("api")
 	if web1.Version != "web-1" || api1.Version != "api-1" || web1.Image != s.project+"-web:"+c1[:12] {
 		t.Fatalf("after the first deploy web %+v, api %+v", web1, api1)
@@ -312,15 +320,8 @@ func TestGitPushDeploysAtTheCommit(t *testing.T) {
 // must leave the running services alone, over a file:// repository.
 func TestGitPushRefusals(t *testing.T) {
 	s := newGitStack(t, "gitbad", nil)
-	c1 := s.commit("main", map[string]string{
-		"compose.yaml": s.compose(), "web/Dockerfile": s.dockerfile(), "web/version": "web-1",
-		"api/Dockerfile": s.dockerfile(), "api/version": "api-1",
-	})
-	var first forge.Deploy
-	s.e.forgeJSON(&first, "deploy", "-f", filepath.Join(s.work, "compose.yaml"), "-p", s.project)
-	if first.Status != forge.StatusSucceeded || first.Commit != c1 {
-		t.Fatalf("first deploy = %+v\n%s", first, s.d.Log())
-	}
+	first := s.firstDeploy("web-1", "api-1")
+	c1 := first.Commit
 	web1 := s.runs("web")
 
 	// Another branch: answered 200 with the reason, nothing queued.
@@ -441,15 +442,7 @@ func TestGitPrivateRepository(t *testing.T) {
 	s := newGitStack(t, "gitpriv", smartHTTP(token), "--config", config)
 	// The working copy pushes to the bare repository directly; only forge
 	// goes through the authenticated server.
-	c1 := s.commit("main", map[string]string{
-		"compose.yaml": s.compose(), "web/Dockerfile": s.dockerfile(), "web/version": "web-1",
-		"api/Dockerfile": s.dockerfile(), "api/version": "api-1",
-	})
-	var first forge.Deploy
-	s.e.forgeJSON(&first, "deploy", "-f", filepath.Join(s.work, "compose.yaml"), "-p", s.project)
-	if first.Status != forge.StatusSucceeded || first.Commit != c1 {
-		t.Fatalf("deploy from the private repository = %+v\n%s", first, s.d.Log())
-	}
+	first := s.firstDeploy("web-1", "api-1")
 	c2 := s.commit("main", map[string]string{"web/version": "web-2"})
 	if code, body := s.hook("github", "main", c2); code != http.StatusAccepted {
 		t.Fatalf("push answered %d %s", code, body)
