@@ -79,7 +79,8 @@ type Project struct {
 // ExtensionKey is the compose file's top-level extension forge reads.
 const ExtensionKey = "x-forge"
 
-// Source is a project's git source, declared in the compose file:
+// Source is a project's git source, declared in the compose file (an
+// x-forge without repository declares none):
 //
 //	x-forge:
 //	  repository: https://git.example.com/acme/shop.git
@@ -100,6 +101,9 @@ type ServiceBuild struct {
 	// Hash digests the build definition (dockerfile, args, target, ...), so
 	// a change to it rebuilds even when no file in the context changed.
 	Hash string `json:"hash"`
+	// Inputs are other paths the build reads (its Dockerfile, additional
+	// contexts), which may lie outside Context.
+	Inputs []string `json:"inputs,omitempty"`
 }
 
 // Service is one compose service: its image reference as written in the

@@ -40,11 +40,12 @@ func backend(ctx context.Context, dockerCli command.Cli, opts *globalOptions, lo
 		_ = led.Close()
 		return nil, nil, err
 	}
+	// Credentials for git deploys: a config this user cannot read leaves
+	// every other command working.
 	path, explicit := opts.configPath("")
 	secrets, err := loadSecrets(path, explicit)
 	if err != nil {
-		_ = led.Close()
-		return nil, nil, err
+		log.Warn("config not read; git deploys run without credentials", "error", err)
 	}
 	d := dispatch.New(dispatch.Config{
 		Engine: eng, Ledger: led, Logger: log, Secrets: append(registrySecrets(dockerCli), secrets.all()...),

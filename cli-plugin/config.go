@@ -182,11 +182,25 @@ func (w webhookSecrets) all() []string {
 func (w webhookSecrets) gitCredentials(repo string) gitsrc.Credentials {
 	var best gitCred
 	for _, g := range w.Git {
-		if strings.HasPrefix(repo, g.prefix) && len(g.prefix) > len(best.prefix) {
+		if prefixOf(g.prefix, repo) && len(g.prefix) > len(best.prefix) {
 			best = g
 		}
 	}
 	return best.cred
+}
+
+// prefixOf reports whether prefix starts repo and ends where a part of the
+// URL does: https://git.example.com opens https://git.example.com/acme/x,
+// and .../acme/x opens .../acme/x.git, but never https://git.example.com.evil.io/x.
+func prefixOf(prefix, repo string) bool {
+	if !strings.HasPrefix(repo, prefix) {
+		return false
+	}
+	if len(repo) == len(prefix) || strings.HasSuffix(prefix, "/") || strings.HasSuffix(prefix, ":") {
+		return true
+	}
+	rest := repo[len(prefix):]
+	return rest[0] == '/' || rest[0] == ':' || rest == ".git" || strings.HasPrefix(rest, ".git/")
 }
 
 func (g *globalOptions) configPath(flag string) (string, bool) {

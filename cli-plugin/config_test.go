@@ -27,7 +27,7 @@ func TestConfigGitCredentials(t *testing.T) {
   secret: hook-secret
 git:
   credentials:
-    - repository: https://git.example.com/
+    - repository: https://git.example.com
       token_file: `+token+`
     - repository: https://git.example.com/acme/shop
       token_file: `+token+`
@@ -47,6 +47,11 @@ git:
 	}
 	if c := s.gitCredentials("git@github.com:acme/shop.git"); c.SSHKeyFile != key || c.Token != "" {
 		t.Errorf("ssh credential: %+v", c)
+	}
+	for _, repo := range []string{"https://elsewhere.example.com/x.git", "https://git.example.com.evil.io/acme/x.git"} {
+		if c := s.gitCredentials(repo); c.Token != "" || c.SSHKeyFile != "" {
+			t.Errorf("no credential should match %s: %+v", repo, c)
+		}
 	}
 	if c := s.gitCredentials("https://elsewhere.example.com/x.git"); c.Token != "" || c.SSHKeyFile != "" {
 		t.Errorf("no credential should match: %+v", c)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/distribution/reference"
@@ -225,7 +226,16 @@ func (d *Dispatcher) autoRollback(ctx context.Context, j *job, failed *forge.Dep
 		// A git deploy returns whole to the commit that ran, reusing the
 		// images that commit's deploy built.
 		if last := lastGitDeploy(hist, failed.ID); last.Commit != "" && last.ID < failed.ID {
-			rb.git = &gitWant{commit: last.Commit, targets: last.Services}
+			// Built services return to that commit's images; image
+			// services to the digests they ran before the failed deploy,
+			// which a later image push may have moved past last's.
+			targets := slices.Clone(last.Services)
+			for i, t := range targets {
+				if f, ok := failed.Service(t.Service); ok && !t.Built && f.Previous != "" {
+					targets[i].Digest = f.Previous
+				}
+			}
+			rb.git = &gitWant{commit: last.Commit, targets: targets}
 			rb.deploy.RollbackOf = last.ID
 			rb.deploy.Commit = last.Commit
 		}

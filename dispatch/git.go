@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path"
 	"path/filepath"
 	"strings"
 
@@ -14,9 +16,8 @@ import (
 // Git is what the dispatcher asks of forge's own checkouts of git-sourced
 // projects (gitsrc.Checkouts).
 type Git interface {
-	Sync(ctx context.Context, project string, src gitsrc.Source, cred gitsrc.Credentials, commit string) (gitsrc.Checkout, error)
+	Sync(ctx context.Context, project string, src gitsrc.Source, cred gitsrc.Credentials, commit string, checks ...gitsrc.Check) (gitsrc.Checkout, error)
 	ChangedPaths(ctx context.Context, project, from, to string) ([]string, error)
-	OnBranch(ctx context.Context, project, branch, commit string) (bool, error)
 }
 
 // gitWant is what a deploy of a git-sourced project asks for.
@@ -40,7 +41,10 @@ const (
 	builtTagCommitLn = 12
 )
 
-var errForcePush = errors.New("force-push removed the running commit")
+var (
+	errForcePush   = errors.New("force-push removed the running commit")
+	errOlderCommit = errors.New("older than the running commit")
+)
 
 // matchGit says whether a git push is for project p: its x-forge repository,
 // on its branch (a tag push only when x-forge tags is true). why explains a
@@ -62,18 +66,19 @@ func matchGit(p forge.Project, ev forge.Event) (ok bool, why string) {
 }
 
 // sameRepository compares a project's repository URL with a push: the same
-// clone URL once scheme, credentials and ".git" are set aside, or a URL
-// whose path ends with the forge's owner/name.
+// clone URL once scheme, credentials and ".git" are set aside; or, when the
+// push names no clone URL, a URL whose path ends with the forge's owner/name.
 func sameRepository(repo string, ev forge.Event) bool {
 	want := repoKey(repo)
 	if want == "" {
 		return false
 	}
-	if ev.CloneURL != "" && repoKey(ev.CloneURL) == want {
-		return true
+	if ev.CloneURL != "" {
+		return repoKey(ev.CloneURL) == want // the push says where it is: nothing else matches
 	}
+	// Without a clone URL, the path must end with the whole owner/name.
 	name := strings.ToLower(strings.Trim(ev.Repository, "/"))
-	return name != "" && (want == name || strings.HasSuffix(want, "/"+name))
+	return strings.Contains(name, "/") && (want == name || strings.HasSuffix(want, "/"+name))
 }
 
 // repoKey is host/path of a repository URL, lower case, without scheme,
@@ -131,12 +136,12 @@ func shortSHA(sha string) string {
 }
 
 // repoRoot is the checkout's top directory, dir being its sub-path path.
-func repoRoot(dir, path string) string {
-	path = strings.Trim(filepath.ToSlash(path), "/")
-	if path == "" {
+func repoRoot(dir, p string) string {
+	p = strings.Trim(path.Clean("/"+filepath.ToSlash(p)), "/") // as gitsrc cleans it
+	if p == "" {
 		return dir
 	}
-	for range strings.Split(path, "/") {
+	for range strings.Split(p, "/") {
 		dir = filepath.Dir(dir)
 	}
 	return dir
@@ -166,17 +171,49 @@ func (d *Dispatcher) convergeGit(ctx context.Context, j *job) (string, error) {
 	if err != nil {
 		return d.engineReason(err, reasonRunning), err
 	}
-	hist, _ := d.led.History(dep.Project, 0)
+	hist, err := d.led.History(dep.Project, 0)
+	if err != nil {
+		return "ledger read failed", err // no history, no safe comparison
+	}
 	last := lastGitDeploy(hist, dep.ID)
 	dep.PreviousCommit = last.Commit
 
 	gsrc := gitsrc.Source{URL: src.Repository, Branch: src.Branch, Path: src.Path}
 	cred := d.gitCreds(src.Repository)
-	co, err := d.git.Sync(ctx, dep.Project, gsrc, cred, j.git.commit)
-	if err != nil {
+	var checks []gitsrc.Check
+	if dep.Reason == forge.ReasonPush && last.Commit != "" {
+		// A push never moves a project off a commit a force-push took out
+		// of the branch, nor back to an older commit (a late delivery, a
+		// tag on an old commit): that is for a person to decide. Checked
+		// before the checkout moves; an error counts as a refusal.
+		checks = append(checks, func(_ context.Context, tip, commit string, isAncestor func(a, b string) (bool, error)) error {
+			if on, err := isAncestor(last.Commit, tip); err != nil || !on {
+				return fmt.Errorf("%w: %s is not on %s (%v)", errForcePush, shortSHA(last.Commit), src.Branch, err)
+			}
+			if commit == last.Commit {
+				return nil
+			}
+			if older, err := isAncestor(commit, last.Commit); err != nil || older {
+				return fmt.Errorf("%w: %s is an ancestor of %s (%v)", errOlderCommit, shortSHA(commit), shortSHA(last.Commit), err)
+			}
+			return nil
+		})
+	}
+	co, err := d.git.Sync(ctx, dep.Project, gsrc, cred, j.git.commit, checks...)
+	switch {
+	case errors.Is(err, errForcePush):
+		return reasonForcePush, err
+	case errors.Is(err, errOlderCommit):
+		return fmt.Sprintf("commit %s is older than the running commit %s: not deployed", shortSHA(j.git.commit), shortSHA(last.Commit)), err
+	case err != nil:
 		return gitReason(err, j.git.commit, src.Branch), err
 	}
 	dep.Commit = co.Commit
+	// The commit is on disk before anything is built: a crash from here
+	// leaves a deploy Recover can run again.
+	if err := d.led.Update(*dep); err != nil {
+		return "ledger write failed", err
+	}
 	restore := func() {
 		if co.Previous == "" || co.Previous == co.Commit {
 			return
@@ -186,16 +223,8 @@ func (d *Dispatcher) convergeGit(ctx context.Context, j *job) (string, error) {
 			d.log.Debug("checkout restore detail", "project", dep.Project, "error", d.scrub.String(err.Error()))
 		}
 	}
-	// A push never moves a project off a commit that a force-push took out
-	// of the branch: that is for a person to decide.
-	if dep.Reason == forge.ReasonPush && last.Commit != "" {
-		if on, err := d.git.OnBranch(ctx, dep.Project, src.Branch, last.Commit); err == nil && !on {
-			restore()
-			return reasonForcePush, fmt.Errorf("%w: %s is no longer on %s", errForcePush, shortSHA(last.Commit), src.Branch)
-		}
-	}
 
-	ref := forge.ProjectRef{Name: dep.Project, WorkingDir: co.Dir, Profiles: j.ref.Profiles}
+	ref := inCheckout(cur.Ref, co.Dir)
 	p, err := d.eng.LoadProject(ctx, ref)
 	if err != nil {
 		restore()
@@ -212,6 +241,7 @@ func (d *Dispatcher) convergeGit(ctx context.Context, j *job) (string, error) {
 	}
 	root := repoRoot(co.Dir, src.Path)
 
+	current := d.currentTags(dep.Project)
 	tags := map[string]string{} // service -> tag to build
 	pins := map[string]string{} // service -> image to run
 	dep.Services = dep.Services[:0]
@@ -228,11 +258,19 @@ func (d *Dispatcher) convergeGit(ctx context.Context, j *job) (string, error) {
 			}
 			pins[s.Name] = sd.Image
 		case s.Enabled() || rollback && target.Pinned != "":
-			w := want{}
+			// A push that joined this deploy, a rollback's digest, or the
+			// tag a semver or glob policy moved the service to: never
+			// back to the compose file's tag by the way.
+			w, pushed := j.services[s.Name]
 			if rollback && target.Digest != "" {
-				w.digest = target.Digest
+				w = want{digest: target.Digest}
+			} else if !pushed && s.Policy() != forge.PolicyDigest {
+				w.tag = current(s.Name)
 			}
-			pinned, reason, err := d.pin(ctx, s.Image, w)
+			if w.tag != "" {
+				sd.Image = withTag(s.Image, w.tag)
+			}
+			pinned, reason, err := d.pin(ctx, sd.Image, w)
 			if err != nil {
 				dep.Services = append(dep.Services, sd)
 				restore()
@@ -268,15 +306,16 @@ func (d *Dispatcher) convergeGit(ctx context.Context, j *job) (string, error) {
 		return d.engineReason(err, reasonRunning), err
 	}
 	recordGitPostState(dep, before, after)
+	// The images are checked here; whether the services came up (one-shot
+	// jobs exit, scale 0 has no container) is the health gate's to judge.
 	var mismatch []string
 	for _, sd := range dep.Services {
-		now := after[sd.Service]
 		want := digestOf(sd.Pinned)
 		if sd.Built {
 			want = built[sd.Service]
 		}
-		if now.State != "running" || want != "" && sd.Digest != want {
-			mismatch = append(mismatch, fmt.Sprintf("%s runs %q (%s), want %s", sd.Service, sd.Digest, now.State, want))
+		if _, ok := after[sd.Service]; ok && want != "" && sd.Digest != want {
+			mismatch = append(mismatch, fmt.Sprintf("%s runs %q, want %s", sd.Service, sd.Digest, want))
 		}
 	}
 	if len(mismatch) > 0 {
@@ -286,6 +325,32 @@ func (d *Dispatcher) convergeGit(ctx context.Context, j *job) (string, error) {
 		return "health gate failed: " + g.why, &gateFailure{project: p, result: g}
 	}
 	return "", nil
+}
+
+// inCheckout maps a project's compose and env files into forge's checkout:
+// a file under the project's working dir is taken from the same place in
+// the checkout (an env file the checkout lacks, such as an untracked .env,
+// is kept where it is); a file outside it is kept as it is.
+func inCheckout(ref forge.ProjectRef, dir string) forge.ProjectRef {
+	out := forge.ProjectRef{Name: ref.Name, WorkingDir: dir, Profiles: ref.Profiles}
+	move := func(f string, mustExist bool) string {
+		rel, err := filepath.Rel(ref.WorkingDir, f)
+		if ref.WorkingDir == "" || err != nil || strings.HasPrefix(rel, "..") {
+			return f
+		}
+		moved := filepath.Join(dir, rel)
+		if _, err := os.Stat(moved); mustExist && err != nil {
+			return f
+		}
+		return moved
+	}
+	for _, f := range ref.ConfigFiles {
+		out.ConfigFiles = append(out.ConfigFiles, move(f, false))
+	}
+	for _, f := range ref.EnvFiles {
+		out.EnvFiles = append(out.EnvFiles, move(f, true))
+	}
+	return out
 }
 
 // reusable returns the image a built service can run without a build: on a
@@ -306,12 +371,14 @@ func (d *Dispatcher) reusable(ctx context.Context, s forge.Service, target forge
 	if !known || !ok || !prev.Built || prev.BuildHash != s.Build.Hash || prev.Image == "" {
 		return ""
 	}
-	rel, err := filepath.Rel(root, s.Build.Context)
-	if err != nil || strings.HasPrefix(rel, "..") {
-		return "" // a context outside the repository: always built
-	}
-	if gitsrc.AnyUnder(paths, filepath.ToSlash(rel)) {
-		return ""
+	for _, in := range append([]string{s.Build.Context}, s.Build.Inputs...) {
+		rel, err := filepath.Rel(root, in)
+		if err != nil || strings.HasPrefix(rel, "..") {
+			return "" // read from outside the repository: always built
+		}
+		if gitsrc.AnyUnder(paths, filepath.ToSlash(rel)) {
+			return ""
+		}
 	}
 	if id, err := d.eng.ImageID(ctx, prev.Image); err != nil || id == "" {
 		return ""

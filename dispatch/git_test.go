@@ -41,6 +41,8 @@ func TestMatchGit(t *testing.T) {
 		{"a tag push, configured", tagged, push(func(e *forge.Event) { e.Branch, e.Tag, e.Ref = "", "v1.2.0", "refs/tags/v1.2.0" }), true, ""},
 		{"another repository", p, push(func(e *forge.Event) { e.Repository, e.CloneURL = "acme/blog", "https://git.example.com/acme/blog.git" }), false, ""},
 		{"a repository whose name only ends the same", p, push(func(e *forge.Event) { e.Repository, e.CloneURL = "cme/shop", "" }), false, ""},
+		{"the same owner/name on another host", p, push(func(e *forge.Event) { e.CloneURL = "https://github.com/acme/shop.git" }), false, ""},
+		{"a bare name without owner", p, push(func(e *forge.Event) { e.Repository, e.CloneURL = "shop", "" }), false, ""},
 		{"a project without x-forge", forge.Project{Ref: forge.ProjectRef{Name: "plain"}}, push(nil), false, ""},
 		{"no commit", p, push(func(e *forge.Event) { e.Commit = "" }), false, "names no commit"},
 	}
@@ -112,29 +114,53 @@ func TestLastGitDeployAndHelpers(t *testing.T) {
 	if got := repoRoot("/data/checkouts/shop/deploy/prod", "deploy/prod/"); got != "/data/checkouts/shop" {
 		t.Errorf("repoRoot = %s", got)
 	}
-	if got := repoRoot("/data/checkouts/shop", ""); got != "/data/checkouts/shop" {
-		t.Errorf("repoRoot without path = %s", got)
+	for _, p := range []string{"", ".", "./", "/"} {
+		if got := repoRoot("/data/checkouts/shop", p); got != "/data/checkouts/shop" {
+			t.Errorf("repoRoot with path %q = %s", p, got)
+		}
+	}
+	for _, p := range []string{"./deploy", "deploy//", "x/../deploy"} {
+		if got := repoRoot("/data/checkouts/shop/deploy", p); got != "/data/checkouts/shop" {
+			t.Errorf("repoRoot with path %q = %s", p, got)
+		}
 	}
 }
 
-// fakeGit is a repository's history as forge's checkouts see it.
+// fakeGit is a repository's linear history as forge's checkouts see it.
 type fakeGit struct {
 	mu         sync.Mutex
 	tip        string
-	commits    map[string]bool        // on the branch
+	order      map[string]int         // on the branch, by push
 	removed    map[string]bool        // taken out of the branch by a force-push
 	changed    map[[2]string][]string // from, to -> paths
 	checkedOut string
 }
 
-func (g *fakeGit) Sync(_ context.Context, project string, _ gitsrc.Source, _ gitsrc.Credentials, commit string) (gitsrc.Checkout, error) {
+func newFakeGit() *fakeGit {
+	return &fakeGit{order: map[string]int{}, removed: map[string]bool{}, changed: map[[2]string][]string{}}
+}
+
+func (g *fakeGit) Sync(ctx context.Context, project string, _ gitsrc.Source, _ gitsrc.Credentials, commit string, checks ...gitsrc.Check) (gitsrc.Checkout, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if commit == "" {
 		commit = g.tip
 	}
-	if !g.commits[commit] {
+	if _, ok := g.order[commit]; !ok {
 		return gitsrc.Checkout{}, fmt.Errorf("sync %s: %w", project, gitsrc.ErrNoSuchCommit)
+	}
+	ancestor := func(a, b string) (bool, error) {
+		oa, okA := g.order[a]
+		ob, okB := g.order[b]
+		if !okA || !okB {
+			return false, errors.New("bad object")
+		}
+		return !g.removed[a] && oa <= ob, nil
+	}
+	for _, check := range checks {
+		if err := check(ctx, g.tip, commit, ancestor); err != nil {
+			return gitsrc.Checkout{}, err
+		}
 	}
 	prev := g.checkedOut
 	g.checkedOut = commit
@@ -147,18 +173,12 @@ func (g *fakeGit) ChangedPaths(_ context.Context, _, from, to string) ([]string,
 	return g.changed[[2]string{from, to}], nil
 }
 
-func (g *fakeGit) OnBranch(_ context.Context, _, _, commit string) (bool, error) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return !g.removed[commit], nil
-}
-
 // push makes commit the branch's tip, with paths changed since the tip before.
 func (g *fakeGit) push(commit string, paths ...string) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.changed[[2]string{g.tip, commit}] = paths
-	g.commits[commit] = true
+	g.order[commit] = len(g.order) + 1
 	g.tip = commit
 }
 
@@ -169,7 +189,7 @@ func (g *fakeGit) push(commit string, paths ...string) {
 // deploys nothing and puts the checkout back.
 func TestGitDeployRebuildsOnlyWhatChanged(t *testing.T) {
 	sha := func(c byte) string { return strings.Repeat(string(c), 40) }
-	g := &fakeGit{commits: map[string]bool{}, removed: map[string]bool{}, changed: map[[2]string][]string{}}
+	g := newFakeGit()
 	e := newEnvConfig(t, Config{Git: g})
 	src := &forge.Source{Repository: "https://git.example.com/acme/shop.git", Branch: "main"}
 	var ref forge.ProjectRef
@@ -262,5 +282,86 @@ func TestGitDeployRebuildsOnlyWhatChanged(t *testing.T) {
 		if now.Image != was.Image || now.Digest != was.Digest {
 			t.Errorf("%s after the rollback: %+v, want deploy 1's %s (%s)", name, now, was.Image, was.Digest)
 		}
+	}
+}
+
+// TestGitDeployKeepsImagePushes: in a git-sourced project, a push of an
+// older commit is refused; an image service a semver push moved keeps its
+// tag through later git deploys; and an image push that joins a queued git
+// push is deployed with it.
+func TestGitDeployKeepsImagePushes(t *testing.T) {
+	sha := func(c byte) string { return strings.Repeat(string(c), 40) }
+	g := newFakeGit()
+	e := newEnvConfig(t, Config{Git: g})
+	e.eng.addProject("shop",
+		forge.Service{Name: "web", Build: &forge.ServiceBuild{Context: "/data/checkouts/shop/web", Hash: "w1"}},
+		svc("db", "ghcr.io/acme/db:1.4", forge.LabelEnable, "true", forge.LabelPolicy, "semver:minor"),
+	)
+	p := e.eng.projects["shop"]
+	p.Source = &forge.Source{Repository: "https://git.example.com/acme/shop.git", Branch: "main"}
+	e.eng.projects["shop"] = p
+	for tag, d := range map[string]string{"1.4": dg("db14"), "1.5": dg("db15"), "1.6": dg("db16")} {
+		e.eng.push("ghcr.io/acme/db", tag, d)
+	}
+	e.startRun(t)
+	submit := func(evs ...forge.Event) forge.Deploy {
+		t.Helper()
+		q, why, err := e.d.Submit(t.Context(), evs)
+		if err != nil || len(q) != 1 {
+			t.Fatalf("submit %+v: %+v (%q, %v)", evs, q, why, err)
+		}
+		return e.waitFinal(t, q[0].ID)
+	}
+	gitPush := func(commit string) forge.Event {
+		return forge.Event{Kind: forge.KindGit, Provider: "github", Repository: "acme/shop", Branch: "main", Commit: commit}
+	}
+	dbPush := func(tag string) forge.Event {
+		return forge.Event{Kind: forge.KindImage, Provider: "distribution", Repository: "ghcr.io/acme/db", Tag: tag}
+	}
+	g.push(sha('1'))
+	e.eng.run("shop", "db", dg("db14"))
+	if d := submit(gitPush(sha('1'))); d.Status != forge.StatusSucceeded {
+		t.Fatalf("first git deploy: %+v", d)
+	}
+	if d := submit(dbPush("1.5")); d.Status != forge.StatusSucceeded || e.eng.running["shop"]["db"].Digest != dg("db15") {
+		t.Fatalf("semver push to 1.5: %+v", d)
+	}
+	g.push(sha('2'), "web/index.html")
+	d2 := submit(gitPush(sha('2')))
+	if db, _ := d2.Service("db"); d2.Status != forge.StatusSucceeded || db.Image != "ghcr.io/acme/db:1.5" || e.eng.running["shop"]["db"].Digest != dg("db15") {
+		t.Errorf("a git deploy moved db off the 1.5 its policy chose: %+v", db)
+	}
+
+	// A late delivery of commit 1, now older than what runs.
+	if d := submit(gitPush(sha('1'))); d.Status != forge.StatusFailed || !strings.Contains(d.Error, "older than the running commit") {
+		t.Errorf("push of an older commit: %+v", d)
+	}
+	if g.checkedOut != sha('2') {
+		t.Errorf("the older commit was checked out (%s)", shortSHA(g.checkedOut))
+	}
+
+	// While commit 3 deploys, an image push and commit 4 queue: they join
+	// one deploy, which runs both.
+	g.push(sha('3'), "web/app.js")
+	for len(e.eng.entered) > 0 {
+		<-e.eng.entered // the ups before
+	}
+	block := e.eng.block("shop")
+	q3, _, err := e.d.Submit(t.Context(), []forge.Event{gitPush(sha('3'))})
+	if err != nil || len(q3) != 1 {
+		t.Fatalf("push of commit 3: %+v, %v", q3, err)
+	}
+	<-e.eng.entered // commit 3's deploy is in its up
+	g.push(sha('4'), "web/app.js")
+	qa, _, errA := e.d.Submit(t.Context(), []forge.Event{dbPush("1.6")})
+	qb, _, errB := e.d.Submit(t.Context(), []forge.Event{gitPush(sha('4'))})
+	if errA != nil || errB != nil || len(qa) != 1 || len(qb) != 1 || qa[0].ID != qb[0].ID {
+		t.Fatalf("queued %+v and %+v (%v, %v); want one deploy", qa, qb, errA, errB)
+	}
+	close(block)
+	e.waitFinal(t, q3[0].ID)
+	d4 := e.waitFinal(t, qb[0].ID)
+	if d4.Status != forge.StatusSucceeded || d4.Commit != sha('4') || e.eng.running["shop"]["db"].Digest != dg("db16") {
+		t.Errorf("the joined deploy: %+v; db runs %s; want commit 4 and db 1.6", d4, e.eng.running["shop"]["db"].Digest)
 	}
 }

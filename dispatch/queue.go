@@ -132,7 +132,7 @@ func (d *Dispatcher) requeue(dep forge.Deploy, recovered bool) error {
 	if dep.Commit != "" {
 		// A git deploy runs again at its commit; a rollback with the
 		// images and digests of the deploy it returns to.
-		j.git, j.services = &gitWant{commit: dep.Commit}, map[string]want{}
+		j.git = &gitWant{commit: dep.Commit} // image pushes that joined it stay in j.services
 		if dep.RollbackOf != 0 {
 			if t, err := d.led.Get(dep.RollbackOf); err == nil {
 				j.git.targets = t.Services

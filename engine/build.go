@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"slices"
 
 	"github.com/compose-spec/compose-go/v2/types"
@@ -31,9 +32,9 @@ func source(p *types.Project) (*forge.Source, error) {
 	}
 	switch {
 	case src.Repository == "":
-		return nil, fmt.Errorf("%s: repository is required", forge.ExtensionKey)
+		return nil, nil // x-forge holds other project settings, no git source
 	case src.Branch == "":
-		return nil, fmt.Errorf("%s: branch is required", forge.ExtensionKey)
+		return nil, fmt.Errorf("%s: branch is required with repository", forge.ExtensionKey)
 	}
 	return &src, nil
 }
@@ -49,7 +50,22 @@ func buildOf(b *types.BuildConfig) (*forge.ServiceBuild, error) {
 		return nil, err
 	}
 	sum := sha256.Sum256(def)
-	return &forge.ServiceBuild{Context: b.Context, Hash: hex.EncodeToString(sum[:8])}, nil
+	out := &forge.ServiceBuild{Context: b.Context, Hash: hex.EncodeToString(sum[:8])}
+	// What the build reads from outside its context: a Dockerfile beside
+	// it, local additional contexts.
+	if b.Dockerfile != "" && b.DockerfileInline == "" {
+		df := b.Dockerfile
+		if !filepath.IsAbs(df) {
+			df = filepath.Join(b.Context, df)
+		}
+		out.Inputs = append(out.Inputs, df)
+	}
+	for _, c := range b.AdditionalContexts {
+		if filepath.IsAbs(c) {
+			out.Inputs = append(out.Inputs, c)
+		}
+	}
+	return out, nil
 }
 
 // Build builds services of the project at ref through the compose SDK, each

@@ -129,15 +129,24 @@ func New(cfg Config) *Checkouts {
 // reachable from the fetched tip, else the error wraps ErrNotOnBranch.
 // Tracked files are reset to the commit; untracked files, such as a bind
 // mount's data, are left alone.
-func (c *Checkouts) Sync(ctx context.Context, project string, src Source, cred Credentials, commit string) (Checkout, error) {
-	co, err := c.sync(ctx, project, src, cred, commit)
+//
+// Each check runs after the fetch, before the checkout moves, with the
+// branch's tip, the resolved commit and an ancestry test; an error from one
+// refuses the sync and leaves the checkout where it was.
+func (c *Checkouts) Sync(ctx context.Context, project string, src Source, cred Credentials, commit string, checks ...Check) (Checkout, error) {
+	co, err := c.sync(ctx, project, src, cred, commit, checks)
 	if err != nil {
 		return Checkout{}, fmt.Errorf("sync %s: %w", project, err)
 	}
 	return co, nil
 }
 
-func (c *Checkouts) sync(ctx context.Context, project string, src Source, cred Credentials, commit string) (Checkout, error) {
+// Check vets a commit before Sync checks it out: tip is the branch's fetched
+// tip, commit the full SHA to check out, and isAncestor(a, b) reports
+// whether commit a is reachable from commit b.
+type Check func(ctx context.Context, tip, commit string, isAncestor func(a, b string) (bool, error)) error
+
+func (c *Checkouts) sync(ctx context.Context, project string, src Source, cred Credentials, commit string, checks []Check) (Checkout, error) {
 	if err := validCommit(commit, true); err != nil {
 		return Checkout{}, err
 	}
@@ -158,6 +167,12 @@ func (c *Checkouts) sync(ctx context.Context, project string, src Source, cred C
 	sha := tip
 	if commit != "" {
 		if sha, err = c.resolveOnBranch(ctx, r, src.Branch, tip, commit); err != nil {
+			return Checkout{}, err
+		}
+	}
+	for _, check := range checks {
+		ancestor := func(a, b string) (bool, error) { return r.isAncestor(ctx, a, b) }
+		if err := check(ctx, tip, sha, ancestor); err != nil {
 			return Checkout{}, err
 		}
 	}
