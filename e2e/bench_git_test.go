@@ -43,13 +43,13 @@ func BenchmarkGitPushToRunning(b *testing.B) {
 	if err := os.WriteFile(handCompose, []byte("services:"+plain), 0o644); err != nil {
 		b.Fatal(err)
 	}
-	s.e.cleanupProject(hand)
 	b.Cleanup(func() {
 		out, _ := s.e.tryDocker("images", "--format", "{{.Repository}}:{{.Tag}}", "--filter", "reference="+hand+"-*")
 		if refs := strings.Fields(out); len(refs) > 0 {
 			_, _ = s.e.tryDocker(append([]string{"rmi", "-f"}, refs...)...)
 		}
 	})
+	s.e.cleanupProject(hand) // registered last: runs before the images go
 	cli := dockerCLI(b)
 	svc, err := compose.NewComposeService(cli, compose.WithStreams(io.Discard, io.Discard, strings.NewReader("")))
 	if err != nil {

@@ -45,8 +45,10 @@ func newGitStack(t testing.TB, name string, serve func(testing.TB, string) strin
 	root := t.TempDir()
 	s := &gitStack{t: t, secret: randomName("e2e-git-secret-"), project: randomName("forge-e2e-" + name + "-")}
 	s.e = newEnv(t, "")
-	s.e.cleanupProject(s.project)
+	// Cleanups run last first: the containers go, then the images built
+	// for them, then (newEnv's) the base image they were built from.
 	t.Cleanup(func() { s.removeBuiltImages() })
+	s.e.cleanupProject(s.project)
 	s.base = s.project + "/base:1"
 	s.e.importImage(s.base, "base")
 	// Laid out as a forge does, owner/name.git: a push names the repository
@@ -223,10 +225,17 @@ func (s *gitStack) waitDeploy(after uint64) forge.Deploy {
 	}
 }
 
+// removeBuiltImages removes the images built for the project, and the
+// untagged layers a failed build left on top of the base image, so the
+// base image can go too.
 func (s *gitStack) removeBuiltImages() {
 	out, _ := s.e.tryDocker("images", "--format", "{{.Repository}}:{{.Tag}}", "--filter", "reference="+s.project+"-*")
 	if refs := strings.Fields(out); len(refs) > 0 {
 		_, _ = s.e.tryDocker(append([]string{"rmi", "-f"}, refs...)...)
+	}
+	out, _ = s.e.tryDocker("images", "-a", "-q", "--filter", "dangling=true", "--filter", "since="+s.base)
+	if ids := strings.Fields(out); len(ids) > 0 {
+		_, _ = s.e.tryDocker(append([]string{"rmi", "-f"}, ids...)...)
 	}
 }
 
