@@ -47,6 +47,7 @@ type serveOptions struct {
 	healthTimeout        time.Duration
 	settle               time.Duration
 	maxQueued            int
+	keepImages           int
 	statsSchedule        string
 	statsRetention       collector.Retention
 }
@@ -90,6 +91,7 @@ Endpoints: /healthz, /metrics (Prometheus), /hooks/{provider}; the JSON API
 	f.DurationVar(&o.settle, "settle", dispatch.DefaultSettle, "how long a service without a healthcheck must stay running to pass the health gate (forge.settle)")
 	f.IntVar(&o.maxQueued, "max-queued", 1024, "projects that may wait for a deploy at once; past it webhooks are answered 503")
 	f.StringVar(&o.pollRefresh, "poll-refresh", poll.DefaultRefresh, "how often to re-read which services carry a forge.poll schedule (a cron spec)")
+	f.IntVar(&o.keepImages, "keep-images", dispatch.DefaultKeepImages, "git deploys per project whose built images are kept; older ones are removed (a rollback to them builds again)")
 	f.StringVar(&o.statsSchedule, "stats-schedule", collector.DefaultSchedule, `when to sample every compose container's CPU, memory, network and I/O (a cron spec such as "@every 30s" or "*/1 * * * *"; "off" disables it)`)
 	f.DurationVar(&o.statsRetention.Raw, "stats-keep-raw", collector.DefaultRetention.Raw, "how long stats samples are kept")
 	f.DurationVar(&o.statsRetention.Minute, "stats-keep-minute", collector.DefaultRetention.Minute, "how long 1-minute stats rollups (average and max) are kept")
@@ -173,6 +175,9 @@ func newDaemon(ctx context.Context, dockerCli command.Cli, led *ledger.Ledger, s
 	if err := eng.Ping(ctx); err != nil {
 		log.Warn("docker engine not reachable yet; webhooks answer 503 until it is", "error", err)
 	}
+	if o.keepImages < 1 {
+		return nil, fmt.Errorf("--keep-images %d: keep at least 1, the images the project runs", o.keepImages)
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	disp := dispatch.New(dispatch.Config{
@@ -180,6 +185,7 @@ func newDaemon(ctx context.Context, dockerCli command.Cli, led *ledger.Ledger, s
 		HealthTimeout: o.healthTimeout, Settle: o.settle, MaxQueued: o.maxQueued,
 		Secrets: append(registrySecrets(dockerCli), secrets.all()...), Registerer: reg,
 		Git: gitsrc.New(gitsrc.Config{Root: checkouts, Logger: log}), GitCredentials: secrets.gitCredentials,
+		KeepImages: o.keepImages,
 	})
 	if err := disp.Recover(); err != nil {
 		return nil, err

@@ -41,6 +41,8 @@ type Engine interface {
 	Build(ctx context.Context, ref forge.ProjectRef, tags map[string]string) (map[string]string, error)
 	// ImageID returns a local image's ID, "" when there is none.
 	ImageID(ctx context.Context, ref string) (string, error)
+	// RemoveImage removes a local image that no container uses.
+	RemoveImage(ctx context.Context, ref string) error
 }
 
 // Config configures a Dispatcher.
@@ -71,7 +73,14 @@ type Config struct {
 	// GitCredentials returns the credentials for a repository URL; nil
 	// means none (public repositories).
 	GitCredentials func(repository string) gitsrc.Credentials
+	// KeepImages is how many successful git deploys per project keep the
+	// images forge built for them; older ones are removed (a rollback to
+	// them builds again). 0 means DefaultKeepImages.
+	KeepImages int
 }
+
+// DefaultKeepImages is Config.KeepImages' default.
+const DefaultKeepImages = 5
 
 // Dispatcher queues and runs deploys. Create it with New, then call Recover
 // once and Run for the daemon's lifetime; Deploy and Rollback run
@@ -87,6 +96,7 @@ type Dispatcher struct {
 	healthTimeout, settle time.Duration
 	git                   Git
 	gitCredentials        func(string) gitsrc.Credentials
+	keepImages            int
 
 	mu       sync.Mutex
 	pending  map[string]*job          // project -> the queued deploy not started yet
@@ -152,6 +162,7 @@ func New(cfg Config) *Dispatcher {
 		settle:         cmp.Or(cfg.Settle, DefaultSettle),
 		git:            cfg.Git,
 		gitCredentials: cfg.GitCredentials,
+		keepImages:     cmp.Or(cfg.KeepImages, DefaultKeepImages),
 		pending:        map[string]*job{},
 		creating:       map[string]*job{},
 		backoff:        map[string]time.Duration{},

@@ -477,6 +477,21 @@ func (f *fakeEngine) ImageID(_ context.Context, ref string) (string, error) {
 	return f.images[ref], nil
 }
 
+// RemoveImage forgets a built image, unless a container runs it.
+func (f *fakeEngine) RemoveImage(_ context.Context, ref string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, svcs := range f.running {
+		for _, r := range svcs {
+			if r.Image == ref {
+				return fmt.Errorf("conflict: image %s is being used by a running container", ref)
+			}
+		}
+	}
+	delete(f.images, ref)
+	return nil
+}
+
 // pruneImage forgets a built image, as docker image prune does.
 func (f *fakeEngine) pruneImage(tag string) {
 	f.mu.Lock()

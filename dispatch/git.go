@@ -324,7 +324,43 @@ func (d *Dispatcher) convergeGit(ctx context.Context, j *job) (string, error) {
 	if g := d.gate(ctx, p, dep, before, j.recovered); !g.passed {
 		return "health gate failed: " + g.why, &gateFailure{project: p, result: g}
 	}
+	d.removeOldImages(ctx, *dep, hist)
 	return "", nil
+}
+
+// removeOldImages removes the images forge built for a project's older git
+// deploys, keeping those of the newest keepImages successful ones (dep
+// among them): each push would otherwise leave a tagged image behind. An
+// image a container still uses stays; a rollback to a deploy whose images
+// are gone builds them again.
+func (d *Dispatcher) removeOldImages(ctx context.Context, dep forge.Deploy, hist []forge.Deploy) {
+	keep := map[string]bool{}
+	kept := 0
+	for _, h := range append([]forge.Deploy{dep}, hist...) {
+		if h.Status != forge.StatusSucceeded && h.ID != dep.ID || h.Commit == "" {
+			continue
+		}
+		if kept++; kept > d.keepImages {
+			break
+		}
+		for _, s := range h.Services {
+			if s.Built {
+				keep[s.Image] = true
+			}
+		}
+	}
+	seen := map[string]bool{}
+	for _, h := range hist {
+		for _, s := range h.Services {
+			if !s.Built || s.Image == "" || keep[s.Image] || seen[s.Image] {
+				continue
+			}
+			seen[s.Image] = true
+			if err := d.eng.RemoveImage(ctx, s.Image); err != nil {
+				d.log.Debug("old image not removed", "project", dep.Project, "image", s.Image, "error", d.scrub.String(err.Error()))
+			}
+		}
+	}
 }
 
 // inCheckout maps a project's compose and env files into forge's checkout:

@@ -365,3 +365,48 @@ func TestGitDeployKeepsImagePushes(t *testing.T) {
 		t.Errorf("the joined deploy: %+v; db runs %s; want commit 4 and db 1.6", d4, e.eng.running["shop"]["db"].Digest)
 	}
 }
+
+// TestGitDeployRemovesOldImages: only the newest KeepImages git deploys
+// keep their built images; an image a kept deploy still uses stays however
+// old, and a rollback to a deploy whose image is gone builds it again.
+func TestGitDeployRemovesOldImages(t *testing.T) {
+	sha := func(c byte) string { return strings.Repeat(string(c), 40) }
+	g := newFakeGit()
+	e := newEnvConfig(t, Config{Git: g, KeepImages: 2})
+	ref := e.eng.addProject("shop",
+		forge.Service{Name: "web", Build: &forge.ServiceBuild{Context: "/data/checkouts/shop/web", Hash: "w1"}},
+		forge.Service{Name: "api", Build: &forge.ServiceBuild{Context: "/data/checkouts/shop/api", Hash: "a1"}},
+	)
+	p := e.eng.projects["shop"]
+	p.Source = &forge.Source{Repository: "https://git.example.com/acme/shop.git", Branch: "main"}
+	e.eng.projects["shop"] = p
+	var deploys []forge.Deploy
+	for _, c := range []byte("1234") {
+		g.push(sha(c), "web/index.html")
+		d, err := e.d.Deploy(t.Context(), Request{Ref: ref})
+		if err != nil {
+			t.Fatalf("deploy %c: %v", c, err)
+		}
+		deploys = append(deploys, d)
+	}
+	e.eng.builds()
+	for tag, want := range map[string]bool{
+		"shop-web:111111111111": false, "shop-web:222222222222": false, // older than the 2 kept deploys
+		"shop-web:333333333333": true, "shop-web:444444444444": true,
+		"shop-api:111111111111": true, // built by deploy 1, still run by deploys 3 and 4
+	} {
+		if id, _ := e.eng.ImageID(t.Context(), tag); (id != "") != want {
+			t.Errorf("image %s present: %v, want %v", tag, id != "", want)
+		}
+	}
+	rb, err := e.d.Rollback(t.Context(), RollbackRequest{Project: "shop", To: deploys[0].ID})
+	if err != nil {
+		t.Fatalf("rollback: %v", err)
+	}
+	if got := e.eng.builds(); strings.Join(got, " ") != "shop-web:111111111111" {
+		t.Errorf("rollback to deploy 1 built %v; want web again (its image was removed), api reused", got)
+	}
+	if web, _ := rb.Service("web"); web.Image != "shop-web:111111111111" {
+		t.Errorf("web after the rollback: %+v", web)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/compose/v5/pkg/api"
+	"github.com/moby/moby/client"
 
 	"github.com/docker-forge/docker-forge"
 )
@@ -114,4 +115,14 @@ func (e *Engine) ImageID(ctx context.Context, ref string) (string, error) {
 		return "", fmt.Errorf("inspect image %s: %w", ref, classify(err))
 	}
 	return res.ID, nil
+}
+
+// RemoveImage removes a local image by reference, and the layers only it
+// used; an image a container still uses is kept (the engine refuses), and
+// one already gone is no error.
+func (e *Engine) RemoveImage(ctx context.Context, ref string) error {
+	if _, err := e.cli.Client().ImageRemove(ctx, ref, client.ImageRemoveOptions{PruneChildren: true}); err != nil && !cerrdefs.IsNotFound(err) {
+		return fmt.Errorf("remove image %s: %w", ref, classify(err))
+	}
+	return nil
 }
