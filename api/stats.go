@@ -48,14 +48,12 @@ func (l *Local) Stats(ctx context.Context, q StatsQuery) ([]forge.StatSeries, er
 // knows reports whether project has containers, deploys or stats history
 // (older than the window asked for) that forge has seen.
 func (l *Local) knows(ctx context.Context, project string) (bool, error) {
-	for _, tier := range []string{collector.TierRaw, collector.TierMinute, collector.TierHour} {
-		ps, err := l.Ledger.StatsProjects(tier)
-		if err != nil {
-			return false, err
-		}
-		if slices.Contains(ps, project) {
-			return true, nil
-		}
+	withStats, err := collector.ProjectNames(l.Ledger)
+	if err != nil {
+		return false, err
+	}
+	if slices.Contains(withStats, project) {
+		return true, nil
 	}
 	saved, err := l.Ledger.Projects()
 	if err != nil {

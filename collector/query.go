@@ -99,6 +99,26 @@ func ParseWindow(s string, r Retention) (time.Duration, error) {
 	return d, nil
 }
 
+// ProjectNames lists, sorted, the projects with stats in any tier.
+func ProjectNames(st Store) ([]string, error) {
+	seen := map[string]bool{}
+	var names []string
+	for _, t := range DefaultRetention.tiers() {
+		ps, err := st.StatsProjects(t.name)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range ps {
+			if !seen[p] {
+				seen[p] = true
+				names = append(names, p)
+			}
+		}
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
 // settingsAndWindow reads the collector's settings and checks window
 // against its retention.
 func settingsAndWindow(st Store, window string) (settings, time.Duration, error) {
@@ -131,21 +151,10 @@ func Projects(st Store, window string, now time.Time) ([]forge.StatSeries, error
 	if err != nil {
 		return nil, err
 	}
-	seen := map[string]bool{}
-	var names []string
-	for _, t := range set.Retention.tiers() {
-		ps, err := st.StatsProjects(t.name)
-		if err != nil {
-			return nil, err
-		}
-		for _, p := range ps {
-			if !seen[p] {
-				seen[p] = true
-				names = append(names, p)
-			}
-		}
+	names, err := ProjectNames(st)
+	if err != nil {
+		return nil, err
 	}
-	sort.Strings(names)
 	out := []forge.StatSeries{}
 	for _, p := range names {
 		s, err := query(st, set, p, w, now, []string{""})

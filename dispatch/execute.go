@@ -38,15 +38,13 @@ func (d *Dispatcher) execute(ctx context.Context, j *job) error {
 		return fmt.Errorf("deploy %s: %w", j.ref.Name, err)
 	}
 	log := d.log.With("project", dep.Project, "deploy_id", dep.ID)
-	converge := d.converge
 	if j.git != nil {
 		log.Info("deploy started", "reason", dep.Reason, "commit", shortSHA(j.git.commit))
-		converge = d.convergeGit
 	} else {
 		log.Info("deploy started", "reason", dep.Reason, "services", sortedKeys(j.services))
 	}
 
-	reason, err := converge(ctx, j)
+	reason, err := d.converge(ctx, j)
 	if errors.Is(err, forge.ErrEngineUnavailable) && dep.Reason == forge.ReasonPush && ctx.Err() == nil {
 		// A push waits for the engine: it stays queued and is retried.
 		dep.Status, dep.Started = forge.StatusQueued, time.Time{}
@@ -108,8 +106,12 @@ func (d *Dispatcher) execute(ctx context.Context, j *job) error {
 }
 
 // converge does the work of a deploy and fills in dep.Services. On error it
-// returns the generic reason to record, and the raw error for the log.
+// returns the generic reason to record, and the raw error for the log. A git
+// deploy is convergeGit's.
 func (d *Dispatcher) converge(ctx context.Context, j *job) (string, error) {
+	if j.git != nil {
+		return d.convergeGit(ctx, j)
+	}
 	dep := &j.deploy
 	p, err := d.eng.LoadProject(ctx, j.ref)
 	if err != nil {
@@ -276,11 +278,7 @@ func (d *Dispatcher) autoRollback(ctx context.Context, j *job, failed *forge.Dep
 		return
 	}
 	log.Warn("health gate failed; rolling back", "rollback_id", rb.deploy.ID, "reason", failed.Error)
-	converge := d.converge
-	if rb.git != nil {
-		converge = d.convergeGit
-	}
-	reason, err := converge(ctx, rb)
+	reason, err := d.converge(ctx, rb)
 	rb.deploy.Finished = d.now()
 	switch {
 	case err != nil && ctx.Err() != nil:
@@ -319,13 +317,16 @@ func lastPassed(hist []forge.Deploy, service string, before uint64) (string, uin
 	return "", 0
 }
 
-// recordPostState fills each service's digest and whether it was recreated
-// from what the engine reports now.
+// recordPostState fills each service's digest (the image ID of one forge
+// built) and whether it was recreated, from what the engine reports now.
 func recordPostState(dep *forge.Deploy, before, after map[string]forge.Running) {
 	for i := range dep.Services {
 		sd := &dep.Services[i]
 		now := after[sd.Service]
 		sd.Digest = now.Digest
+		if sd.Built {
+			sd.Digest = now.ImageID
+		}
 		sd.Changed = now.ContainerID != before[sd.Service].ContainerID
 	}
 }

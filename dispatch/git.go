@@ -241,7 +241,6 @@ func (d *Dispatcher) convergeGit(ctx context.Context, j *job) (string, error) {
 	}
 	root := repoRoot(co.Dir, src.Path)
 
-	current := d.currentTags(dep.Project)
 	tags := map[string]string{} // service -> tag to build
 	pins := map[string]string{} // service -> image to run
 	dep.Services = dep.Services[:0]
@@ -265,7 +264,7 @@ func (d *Dispatcher) convergeGit(ctx context.Context, j *job) (string, error) {
 			if rollback && target.Digest != "" {
 				w = want{digest: target.Digest}
 			} else if !pushed && s.Policy() != forge.PolicyDigest {
-				w.tag = current(s.Name)
+				w.tag = runningTag(hist, s.Name) // the history read above
 			}
 			if w.tag != "" {
 				sd.Image = withTag(s.Image, w.tag)
@@ -297,7 +296,7 @@ func (d *Dispatcher) convergeGit(ctx context.Context, j *job) (string, error) {
 	}
 	if err := d.eng.Up(ctx, j.ref, pins, true); err != nil {
 		if after, rerr := d.eng.Running(ctx, dep.Project); rerr == nil {
-			recordGitPostState(dep, before, after)
+			recordPostState(dep, before, after)
 		}
 		return d.engineReason(err, reasonUp), err
 	}
@@ -305,7 +304,7 @@ func (d *Dispatcher) convergeGit(ctx context.Context, j *job) (string, error) {
 	if err != nil {
 		return d.engineReason(err, reasonRunning), err
 	}
-	recordGitPostState(dep, before, after)
+	recordPostState(dep, before, after)
 	// The images are checked here; whether the services came up (one-shot
 	// jobs exit, scale 0 has no container) is the health gate's to judge.
 	var mismatch []string
@@ -429,20 +428,6 @@ func findService(list []forge.ServiceDeploy, name string) (forge.ServiceDeploy, 
 		}
 	}
 	return forge.ServiceDeploy{}, false
-}
-
-// recordGitPostState fills in what each service runs now: the image ID of a
-// built service, the registry digest of the others.
-func recordGitPostState(dep *forge.Deploy, before, after map[string]forge.Running) {
-	for i := range dep.Services {
-		sd := &dep.Services[i]
-		now := after[sd.Service]
-		sd.Digest = now.Digest
-		if sd.Built {
-			sd.Digest = now.ImageID
-		}
-		sd.Changed = now.ContainerID != before[sd.Service].ContainerID
-	}
 }
 
 // gitCreds returns the credentials configured for a repository.

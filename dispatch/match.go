@@ -147,17 +147,23 @@ func (d *Dispatcher) currentTags(project string) func(string) string {
 			hist, _ = d.led.History(project, 0)
 			loaded = true
 		}
-		for _, h := range hist {
-			if h.Status != forge.StatusSucceeded {
-				continue
-			}
-			if s, ok := h.Service(service); ok && s.Image != "" {
-				_, tag, _ := imageTag(s.Image)
-				return tag
-			}
-		}
-		return ""
+		return runningTag(hist, service)
 	}
+}
+
+// runningTag is the tag service's newest successful deploy in hist (newest
+// first) ran, "" when none did.
+func runningTag(hist []forge.Deploy, service string) string {
+	for _, h := range hist {
+		if h.Status != forge.StatusSucceeded {
+			continue
+		}
+		if s, ok := h.Service(service); ok && s.Image != "" {
+			_, tag, _ := imageTag(s.Image)
+			return tag
+		}
+	}
+	return ""
 }
 
 // KnownProjects is every project with containers, plus those forge deployed
