@@ -109,7 +109,9 @@ func itob(id uint64) []byte {
 	return b
 }
 
-// Create records a new deploy, assigning d.ID.
+// Create records a new deploy, assigning d.ID. A deploy recorded final
+// (one that failed before it could start) prunes its project's history as
+// any final record does.
 func (l *Ledger) Create(d *forge.Deploy) error {
 	return l.create(l.db.Update, d, 0)
 }
@@ -131,7 +133,10 @@ func (l *Ledger) Chain(done *forge.Deploy, next *forge.Deploy, link func(done, n
 		if err := put(tx, *next); err != nil {
 			return err
 		}
-		return put(tx, *done)
+		if err := put(tx, *done); err != nil {
+			return err
+		}
+		return pruneFinal(tx, *done, l.keep)
 	})
 	if err != nil {
 		return fmt.Errorf("record deploy %d and its successor: %w", done.ID, err)
@@ -157,7 +162,10 @@ func (l *Ledger) create(commit func(func(*bolt.Tx) error) error, d *forge.Deploy
 			return err
 		}
 		d.ID = id
-		return putRev(tx, *d, rev)
+		if err := putRev(tx, *d, rev); err != nil {
+			return err
+		}
+		return pruneFinal(tx, *d, l.keep)
 	})
 	if err != nil {
 		return fmt.Errorf("record deploy for %s: %w", d.Project, err)
@@ -203,10 +211,7 @@ func (l *Ledger) Update(d forge.Deploy) error {
 		if err := put(tx, d); err != nil {
 			return err
 		}
-		if d.Status.Final() {
-			return prune(tx, d.Project, l.keep)
-		}
-		return nil
+		return pruneFinal(tx, d, l.keep)
 	})
 	if err != nil {
 		return fmt.Errorf("update deploy %d: %w", d.ID, err)
@@ -229,6 +234,15 @@ func putRev(tx *bolt.Tx, d forge.Deploy, rev uint64) error {
 		return err
 	}
 	return tx.Bucket(bucketIndex).Put(itob(d.ID), []byte(d.Project))
+}
+
+// pruneFinal prunes d's project once d is final: every final record keeps
+// the history to its bound, however the deploy came to be recorded.
+func pruneFinal(tx *bolt.Tx, d forge.Deploy, keep int) error {
+	if !d.Status.Final() {
+		return nil
+	}
+	return prune(tx, d.Project, keep)
 }
 
 // prune deletes the oldest final deploys of project beyond keep. Deploys that

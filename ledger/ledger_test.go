@@ -158,3 +158,51 @@ func TestProjectsSurviveReopen(t *testing.T) {
 		t.Fatalf("id reused after reopen: %d after %d", next.ID, d.ID)
 	}
 }
+
+// TestEveryFinalRecordPrunes: a deploy recorded final from the start (one
+// that failed before it could run) and a chain whose first record is final
+// keep the history to --keep, as an update to a final status does.
+func TestEveryFinalRecordPrunes(t *testing.T) {
+	tests := []struct {
+		name  string
+		write func(t *testing.T, l *Ledger)
+	}{
+		{"created failed", func(t *testing.T, l *Ledger) {
+			now := time.Now()
+			d := forge.Deploy{Project: "shop", Reason: forge.ReasonManual, Status: forge.StatusFailed,
+				Error: "compose project could not be loaded", Queued: now, Started: now, Finished: now}
+			if err := l.Create(&d); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"chained", func(t *testing.T, l *Ledger) {
+			done := record(t, l, "shop", forge.StatusRunning)
+			done.Status = forge.StatusInterrupted
+			next := forge.Deploy{Project: "shop", Status: forge.StatusQueued, Queued: time.Now()}
+			if err := l.Chain(&done, &next, nil); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l, _ := openTest(t, 3)
+			for range 4 {
+				record(t, l, "shop", forge.StatusSucceeded)
+			}
+			for range 3 {
+				tt.write(t, l)
+			}
+			h, err := l.History("shop", 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Beyond the newest 3 only deploys still queued may remain.
+			for i, d := range h {
+				if i >= 3 && d.Status.Final() {
+					t.Fatalf("history keeps final deploy %d at position %d, past --keep 3: %+v", d.ID, i+1, h)
+				}
+			}
+		})
+	}
+}
