@@ -62,11 +62,25 @@ func (e *Engine) ContainerStats(ctx context.Context, target forge.ContainerSampl
 		return target, err
 	}
 	s, err := DecodeStats(res.Body, hostMem)
+	if err != nil && e.gone(ctx, target.ID) {
+		// The engine ended the answer because the container stopped or
+		// was removed mid-read (a recreate): no reading, not a failure.
+		return target, fmt.Errorf("stats of %s: %w", target.Name, ErrNotRunning)
+	}
 	if err != nil {
 		return target, fmt.Errorf("stats of %s: %w", target.Name, err)
 	}
 	s.ID, s.Name, s.Project, s.Service = target.ID, target.Name, target.Project, target.Service
 	return s, nil
+}
+
+// gone reports whether a container no longer runs: removed, or stopped.
+func (e *Engine) gone(ctx context.Context, id string) bool {
+	res, err := e.cli.Client().ContainerInspect(ctx, id, client.ContainerInspectOptions{})
+	if cerrdefs.IsNotFound(err) {
+		return true
+	}
+	return err == nil && res.Container.State != nil && !res.Container.State.Running
 }
 
 // hostMemory is the host's memory, read once: a container whose memory
