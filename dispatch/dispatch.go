@@ -32,8 +32,11 @@ type Engine interface {
 	Resolve(ctx context.Context, image string) (string, error)
 	// Running reports what each service's container runs now.
 	Running(ctx context.Context, project string) (map[string]forge.Running, error)
-	// Up brings the pinned services (service -> repo@digest) up.
-	Up(ctx context.Context, ref forge.ProjectRef, pins map[string]string, whole bool) error
+	// Up brings the pinned services (service -> repo@digest or local image
+	// ID) up as compose up -d would, and returns those whose configuration
+	// other than the image differs from what their container was created
+	// with.
+	Up(ctx context.Context, ref forge.ProjectRef, pins map[string]string, whole bool) (map[string]bool, error)
 	// Health reads what the health gate needs of each service's container.
 	Health(ctx context.Context, project string) (map[string]forge.Health, error)
 	// Build builds services (service -> tag) of a git checkout and returns
@@ -41,6 +44,9 @@ type Engine interface {
 	Build(ctx context.Context, ref forge.ProjectRef, tags map[string]string) (map[string]string, error)
 	// ImageID returns a local image's ID, "" when there is none.
 	ImageID(ctx context.Context, ref string) (string, error)
+	// LocalImage returns a local image's ID ("" when there is none) and
+	// whether a registry copy of it is known (it was pulled or pushed).
+	LocalImage(ctx context.Context, ref string) (id string, registry bool, err error)
 	// RemoveImage removes a local image that no container uses.
 	RemoveImage(ctx context.Context, ref string) error
 }
@@ -99,13 +105,15 @@ type Dispatcher struct {
 	keepImages            int
 
 	mu       sync.Mutex
-	pending  map[string]*job          // project -> the queued deploy not started yet
+	pending  map[string]*job          // project -> the queued deploy that pushes still join
+	sealed   map[string][]*job        // project -> queued deploys a manual one lined up behind
 	creating map[string]*job          // project -> a queued deploy whose record is being written
 	backoff  map[string]time.Duration // project -> wait before retrying after an engine outage
 	workers  map[string]bool          // project -> a worker drains its queue
-	locks    map[string]*sync.Mutex
-	ready    []string      // projects whose pending deploy wants a worker
-	wake     chan struct{} // signals Run that ready is not empty
+	lines    map[string][]*turn       // project -> deploys in the order they run
+	active   map[string]uint64        // project -> the deploy running (0 before it is recorded)
+	ready    []string                 // projects whose pending deploy wants a worker
+	wake     chan struct{}            // signals Run that ready is not empty
 }
 
 // want is what a deploy asks of one service.
@@ -119,6 +127,8 @@ type want struct {
 	tag string
 	// image is the service's image with that tag, as recorded while queued.
 	image string
+	// local marks digest as a local image ID (a rollback to a local image).
+	local bool
 }
 
 // job is one deploy waiting for its project's turn.
@@ -133,6 +143,12 @@ type job struct {
 	// recovered marks a deploy converging again after a crash: its project
 	// ran before, even if the crash left a service without a container.
 	recovered bool
+	// build builds the services with a build: section first (deploy
+	// --build), as compose up --build does; without, only those whose image
+	// is missing are built.
+	build bool
+	// turn is the deploy's place in its project's line.
+	turn *turn
 	// rev counts the pushes that joined the deploy while queued; created is
 	// closed once its ledger record exists (createErr says if it failed).
 	rev       uint64
@@ -164,10 +180,12 @@ func New(cfg Config) *Dispatcher {
 		gitCredentials: cfg.GitCredentials,
 		keepImages:     cmp.Or(cfg.KeepImages, DefaultKeepImages),
 		pending:        map[string]*job{},
+		sealed:         map[string][]*job{},
 		creating:       map[string]*job{},
 		backoff:        map[string]time.Duration{},
 		workers:        map[string]bool{},
-		locks:          map[string]*sync.Mutex{},
+		lines:          map[string][]*turn{},
+		active:         map[string]uint64{},
 		wake:           make(chan struct{}, 1),
 	}
 }
@@ -209,4 +227,6 @@ var ErrQueueFull = errors.New("dispatch: deploy queue full")
 var errEngineDown = errors.New("dispatch: docker engine unreachable; deploy stays queued")
 
 // ErrNothingToRollBack is returned when no earlier successful deploy exists.
-var ErrNothingToRollBack = errors.New("dispatch: no earlier successful deploy to roll back to")
+// Its text is read by people (`docker forge rollback`), so it names no
+// package.
+var ErrNothingToRollBack = errors.New("no earlier successful deploy to roll back to")

@@ -88,7 +88,7 @@ func (d *Dispatcher) requeue(dep forge.Deploy, recovered bool) error {
 	}
 	svcs := map[string]want{}
 	for _, s := range dep.Services {
-		w := want{digest: s.Requested, image: s.Image}
+		w := want{digest: s.Requested, image: s.Image, local: s.Local}
 		w.confirm = w.digest != "" && dep.Reason == forge.ReasonPush && dep.Trigger.Provider != forge.ProviderPoll
 		if s.Image != "" {
 			_, w.tag, _ = imageTag(s.Image)
@@ -127,6 +127,7 @@ func (d *Dispatcher) requeue(dep forge.Deploy, recovered bool) error {
 			return err
 		}
 		delete(d.pending, dep.Project)
+		d.leaveLine(old.turn)
 	}
 	j := &job{deploy: dep, ref: ref, services: svcs, explicit: dep.Reason != forge.ReasonPush, recovered: recovered}
 	if dep.Commit != "" {
@@ -156,9 +157,11 @@ func (d *Dispatcher) requeue(dep forge.Deploy, recovered bool) error {
 	return nil
 }
 
-// schedule makes j its project's pending deploy and wakes Run. d.mu is held.
+// schedule makes j its project's pending deploy, in its line, and wakes
+// Run. d.mu is held.
 func (d *Dispatcher) schedule(j *job) {
 	d.pending[j.deploy.Project] = j
+	j.turn = d.takeTurn(j.deploy.Project)
 	d.ready = append(d.ready, j.deploy.Project)
 	select {
 	case d.wake <- struct{}{}:
@@ -215,15 +218,21 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 func (d *Dispatcher) drain(ctx, work context.Context, project string) {
 	for ctx.Err() == nil {
 		d.mu.Lock()
-		j := d.pending[project]
-		delete(d.pending, project)
+		j := d.nextJob(project)
 		if j == nil {
 			d.workers[project] = false
 			d.mu.Unlock()
 			return
 		}
 		d.mu.Unlock()
-		if err := d.execute(work, j); errors.Is(err, errEngineDown) {
+		// A manual deploy or rollback asked for before this one runs first.
+		if err := j.turn.wait(work); err != nil || ctx.Err() != nil {
+			d.endTurn(j.turn)
+			break // still queued in the ledger: the next start runs it
+		}
+		err := d.execute(work, j)
+		d.endTurn(j.turn)
+		if errors.Is(err, errEngineDown) {
 			d.retryLater(ctx, j)
 		} else {
 			d.mu.Lock()
@@ -276,6 +285,7 @@ func (d *Dispatcher) retryLater(ctx context.Context, j *job) {
 		return
 	}
 	d.pending[project] = j
+	j.turn = d.takeTurn(project)
 }
 
 // absorb moves j's targets (newer) into older, a queued deploy of the same
@@ -301,20 +311,9 @@ func (d *Dispatcher) absorb(older, j *job) error {
 func servicesOf(svcs map[string]want) []forge.ServiceDeploy {
 	var out []forge.ServiceDeploy
 	for _, name := range sortedKeys(svcs) {
-		out = append(out, forge.ServiceDeploy{Service: name, Image: svcs[name].image, Requested: svcs[name].digest})
+		out = append(out, forge.ServiceDeploy{Service: name, Image: svcs[name].image, Requested: svcs[name].digest, Local: svcs[name].local})
 	}
 	return out
-}
-
-func (d *Dispatcher) projectLock(project string) *sync.Mutex {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	l := d.locks[project]
-	if l == nil {
-		l = &sync.Mutex{}
-		d.locks[project] = l
-	}
-	return l
 }
 
 // enqueue queues a push's deploy of a project, or joins the one already
