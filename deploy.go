@@ -1,6 +1,9 @@
 package forge
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // Reason says why a deploy ran.
 type Reason string
@@ -61,6 +64,46 @@ type ServiceDeploy struct {
 	// from.
 	Built     bool   `json:"built,omitempty"`
 	BuildHash string `json:"build_hash,omitempty"`
+	// Local marks a service pinned by its local image ID (an image built,
+	// imported or loaded on the engine, with no registry copy): Pinned,
+	// Digest and Previous are then image IDs.
+	Local bool `json:"local,omitempty"`
+	// Enabled reports whether the service carries forge.enable=true, that
+	// is whether pushes and polls may move it.
+	Enabled bool `json:"forge_enabled,omitempty"`
+	// Why says why the container was recreated: WhyDigest, WhyImage,
+	// WhyConfig, WhyCreated, or several of them.
+	Why []string `json:"why,omitempty"`
+}
+
+// Why a deploy recreated a service's container.
+const (
+	// WhyDigest: the service moved to another registry digest.
+	WhyDigest = "new digest"
+	// WhyImage: the service moved to another local image (a new build).
+	WhyImage = "new image"
+	// WhyConfig: its configuration other than the image (environment,
+	// command, ports, volumes, labels, ...) differs from what its container
+	// was created with.
+	WhyConfig = "config changed"
+	// WhyCreated: the service had no container before.
+	WhyCreated = "created"
+)
+
+// ByImageID reports whether the service is pinned by a local image ID
+// rather than a registry digest (a local image, or one forge built).
+func (s ServiceDeploy) ByImageID() bool { return s.Local || s.Built }
+
+// Target is the digest (or, by image ID, the image ID) the deploy moves the
+// service to; empty before the service is pinned.
+func (s ServiceDeploy) Target() string {
+	if s.ByImageID() {
+		return s.Pinned
+	}
+	if i := strings.LastIndexByte(s.Pinned, '@'); i >= 0 {
+		return s.Pinned[i+1:]
+	}
+	return ""
 }
 
 // Deploy is one run of the dispatcher against one compose project, as the

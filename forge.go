@@ -6,6 +6,7 @@ package forge
 
 import (
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -139,6 +140,22 @@ type Health struct {
 	Restarts  int       `json:"restarts"`
 	// State is the engine's word: running, exited, restarting, ...
 	State string `json:"state"`
+}
+
+// IsImageID reports whether ref is a local image ID (sha256:<64 hex>), as
+// forge pins a service whose image has no registry copy, rather than an
+// image name.
+func IsImageID(ref string) bool {
+	hex, ok := strings.CutPrefix(ref, "sha256:")
+	if !ok || len(hex) != 64 {
+		return false
+	}
+	for _, c := range hex {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // Running describes what a service's container runs right now, as read from

@@ -68,10 +68,11 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		var e struct {
-			Error string `json:"error"`
-		}
+		var e BusyAnswer
 		_ = json.NewDecoder(resp.Body).Decode(&e)
+		if e.Busy != nil && resp.StatusCode == http.StatusConflict {
+			return e.Busy
+		}
 		if e.Error == "" {
 			e.Error = resp.Status
 		}
@@ -96,7 +97,7 @@ func (c *Client) Deploy(ctx context.Context, req dispatch.Request) (forge.Deploy
 	var a DeployAnswer
 	body := DeployBody{
 		Services: req.Services, ConfigFiles: req.Ref.ConfigFiles, WorkingDir: req.Ref.WorkingDir,
-		EnvFiles: req.Ref.EnvFiles, Profiles: req.Ref.Profiles, User: req.User,
+		EnvFiles: req.Ref.EnvFiles, Profiles: req.Ref.Profiles, User: req.User, Build: req.Build, NoWait: req.NoWait,
 	}
 	name := req.Ref.Name
 	if name == "" {
@@ -111,7 +112,7 @@ func (c *Client) Deploy(ctx context.Context, req dispatch.Request) (forge.Deploy
 // Rollback asks the daemon to roll back now and waits for the outcome.
 func (c *Client) Rollback(ctx context.Context, req dispatch.RollbackRequest) (forge.Deploy, error) {
 	var a DeployAnswer
-	body := RollbackBody{To: req.To, Services: req.Services, User: req.User}
+	body := RollbackBody{To: req.To, Services: req.Services, User: req.User, NoWait: req.NoWait}
 	if err := c.do(ctx, http.MethodPost, "/api/projects/"+url.PathEscape(req.Project)+"/rollback", body, &a); err != nil {
 		return forge.Deploy{}, err
 	}
@@ -123,6 +124,18 @@ func failure(d forge.Deploy) error {
 		return nil
 	}
 	return &dispatch.Failure{Deploy: d}
+}
+
+// Lock returns the project's images as of a successful deploy (0: the
+// newest).
+func (c *Client) Lock(ctx context.Context, project string, deploy uint64) (dispatch.Lock, error) {
+	var l dispatch.Lock
+	path := "/api/projects/" + url.PathEscape(project) + "/lock"
+	if deploy != 0 {
+		path += fmt.Sprintf("?deploy=%d", deploy)
+	}
+	err := c.do(ctx, http.MethodGet, path, nil, &l)
+	return l, err
 }
 
 // History returns a project's deploys, newest first.

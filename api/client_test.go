@@ -242,6 +242,49 @@ func TestClientErrors(t *testing.T) {
 	}
 }
 
+// TestClientBusy: a deploy or rollback refused with --no-wait reaches the
+// CLI as the *dispatch.BusyError the dispatcher returned, naming the deploy
+// in the way, so the CLI can say what it waits for.
+func TestClientBusy(t *testing.T) {
+	busy := &dispatch.BusyError{Project: "shop", ID: 7, Status: forge.StatusRunning}
+	b := &fakeBackend{deployErr: fmt.Errorf("deploy shop: %w", busy), rollbackErr: fmt.Errorf("rollback shop: %w", busy)}
+	c := dial(t, b)
+	_, derr := c.Deploy(t.Context(), dispatch.Request{Ref: forge.ProjectRef{Name: "shop"}, NoWait: true})
+	_, rerr := c.Rollback(t.Context(), dispatch.RollbackRequest{Project: "shop", NoWait: true})
+	for op, err := range map[string]error{"deploy": derr, "rollback": rerr} {
+		got, ok := errors.AsType[*dispatch.BusyError](err)
+		if !ok || *got != *busy {
+			t.Errorf("%s: error %v (%T), want %+v", op, err, err, busy)
+		}
+	}
+	if len(b.deploys) != 1 || !b.deploys[0].NoWait || len(b.rollbacks) != 1 || !b.rollbacks[0].NoWait {
+		t.Errorf("no_wait did not reach the backend: deploys %+v, rollbacks %+v", b.deploys, b.rollbacks)
+	}
+}
+
+// TestClientLock: the lock route carries the deploy asked for, and its
+// errors come back with their status.
+func TestClientLock(t *testing.T) {
+	want := dispatch.Lock{Project: "shop", Deploy: sampleDeploy(4, "shop", forge.StatusSucceeded), ConfigFiles: []string{"/srv/shop/compose.yaml"},
+		Services: []dispatch.LockedService{{Service: "web", Image: "127.0.0.1:5000/shop/web@sha256:aa", From: 4}}}
+	b := &fakeBackend{lock: want}
+	c := dial(t, b)
+	got, err := c.Lock(t.Context(), "shop", 4)
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("Lock = %+v, %v; want %+v", got, err, want)
+	}
+	if _, err := c.Lock(t.Context(), "shop", 0); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(b.locks, []lockCall{{"shop", 4}, {"shop", 0}}) {
+		t.Errorf("backend saw %+v", b.locks)
+	}
+	b.lockErr = fmt.Errorf("lock shop: no deploy 9 of shop is recorded: %w", ledger.ErrNotFound)
+	if _, err := c.Lock(t.Context(), "shop", 9); !api.IsNotFound(err) {
+		t.Errorf("lock of an unknown deploy: %v, want a not-found error", err)
+	}
+}
+
 func TestIsNotFound(t *testing.T) {
 	tests := []struct {
 		name string

@@ -29,6 +29,8 @@ type fakeBackend struct {
 	topErr      error
 	system      forge.HostStats
 	systemErr   error
+	lock        dispatch.Lock
+	lockErr     error
 	// gate, when set, holds Deploy and Rollback until it is closed; entered
 	// then receives the context each started with.
 	gate    chan struct{}
@@ -40,6 +42,7 @@ type fakeBackend struct {
 	histories []historyCall
 	listed    int
 	statsQs   []api.StatsQuery
+	locks     []lockCall
 	topCalls  []topCall
 	// ctxErrs is the state of each deploy's and rollback's context when it
 	// finished.
@@ -49,6 +52,18 @@ type fakeBackend struct {
 type topCall struct {
 	By    string
 	Limit int
+}
+
+type lockCall struct {
+	Project string
+	Deploy  uint64
+}
+
+func (f *fakeBackend) Lock(_ context.Context, project string, deploy uint64) (dispatch.Lock, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.locks = append(f.locks, lockCall{project, deploy})
+	return f.lock, f.lockErr
 }
 
 type historyCall struct {

@@ -27,6 +27,11 @@ type DeployBody struct {
 	EnvFiles    []string `json:"env_files,omitempty"`
 	Profiles    []string `json:"profiles,omitempty"`
 	User        string   `json:"user,omitempty"`
+	// Build builds the services with a build: section first (deploy --build).
+	Build bool `json:"build,omitempty"`
+	// NoWait refuses with 409 when another deploy of the project runs or
+	// is queued, instead of waiting for it.
+	NoWait bool `json:"no_wait,omitempty"`
 }
 
 // RollbackBody is the body of POST /api/projects/{name}/rollback.
@@ -34,6 +39,16 @@ type RollbackBody struct {
 	To       uint64   `json:"to,omitempty"`
 	Services []string `json:"services,omitempty"`
 	User     string   `json:"user,omitempty"`
+	// NoWait refuses with 409 when another deploy of the project runs or
+	// is queued, instead of waiting for it.
+	NoWait bool `json:"no_wait,omitempty"`
+}
+
+// BusyAnswer is the 409 answer to a deploy or rollback asked not to wait
+// while another deploy of its project runs or is queued.
+type BusyAnswer struct {
+	Error string              `json:"error"`
+	Busy  *dispatch.BusyError `json:"busy"`
 }
 
 // DeployAnswer is the answer to a deploy or rollback: the recorded deploy.
@@ -74,6 +89,7 @@ func Register(r *mux.Router, b Backend, token string, log *slog.Logger, opts ...
 	sub.Handle("/projects/{name}/history", webhook.Handler(h.history)).Methods(http.MethodGet)
 	sub.Handle("/projects/{name}/deploy", webhook.Handler(h.deploy)).Methods(http.MethodPost)
 	sub.Handle("/projects/{name}/rollback", webhook.Handler(h.rollback)).Methods(http.MethodPost)
+	sub.Handle("/projects/{name}/lock", webhook.Handler(h.lock)).Methods(http.MethodGet)
 	h.registerStats(sub)
 }
 
@@ -132,6 +148,8 @@ func (h *handlers) deploy(w http.ResponseWriter, r *http.Request) error {
 		},
 		Services: body.Services,
 		User:     body.User,
+		Build:    body.Build,
+		NoWait:   body.NoWait,
 	}
 	// A deploy runs to its end even if the CLI that asked goes away: it is
 	// bounded by the daemon's shutdown, not by the request.
@@ -149,14 +167,33 @@ func (h *handlers) rollback(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := h.detach(r.Context())
 	defer cancel()
 	d, err := h.b.Rollback(ctx, dispatch.RollbackRequest{
-		Project: mux.Vars(r)["name"], To: body.To, Services: body.Services, User: body.User,
+		Project: mux.Vars(r)["name"], To: body.To, Services: body.Services, User: body.User, NoWait: body.NoWait,
 	})
 	return h.deployAnswer(w, d, err)
+}
+
+func (h *handlers) lock(w http.ResponseWriter, r *http.Request) error {
+	var id uint64
+	if s := r.URL.Query().Get("deploy"); s != "" {
+		n, err := strconv.ParseUint(s, 10, 64)
+		if err != nil || n == 0 {
+			return webhook.Errorf(http.StatusBadRequest, "deploy %q is not a deploy ID", s)
+		}
+		id = n
+	}
+	l, err := h.b.Lock(r.Context(), mux.Vars(r)["name"], id)
+	if err != nil {
+		return h.fail(err)
+	}
+	return webhook.WriteJSON(w, http.StatusOK, l)
 }
 
 // deployAnswer answers 200 with the recorded deploy, failed or not; errors
 // before anything was recorded map to a status.
 func (h *handlers) deployAnswer(w http.ResponseWriter, d forge.Deploy, err error) error {
+	if busy, ok := errors.AsType[*dispatch.BusyError](err); ok {
+		return webhook.WriteJSON(w, http.StatusConflict, BusyAnswer{Error: err.Error(), Busy: busy})
+	}
 	if _, failed := errors.AsType[*dispatch.Failure](err); err != nil && !failed {
 		return h.fail(err)
 	}

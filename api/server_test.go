@@ -335,7 +335,7 @@ func TestDeployOutcomes(t *testing.T) {
 		{name: "nothing to roll back", err: fmt.Errorf("rollback shop: %w", dispatch.ErrNothingToRollBack), wantStatus: 409},
 		{name: "engine down", err: fmt.Errorf("find project shop: %w", forge.ErrEngineUnavailable), wantStatus: 503},
 		{name: "no such service", err: errors.New(`deploy shop: no service "db" in the compose project`), wantStatus: 400},
-		{name: "no enabled service", err: errors.New("deploy shop: no service has the forge.enable=true label; name the services to deploy"), wantStatus: 400},
+		{name: "busy", err: fmt.Errorf("rollback shop: %w", &dispatch.BusyError{Project: "shop", ID: 7, Status: forge.StatusRunning}), wantStatus: 409},
 	}
 	for _, op := range []string{"deploy", "rollback"} {
 		for _, tt := range tests {
@@ -500,5 +500,23 @@ func TestDeployOutlivesCaller(t *testing.T) {
 				t.Errorf("the %s finished with context errors %v, want none", op, b.ctxErrs)
 			}
 		})
+	}
+}
+
+// TestLockRoute: a deploy ID that is not a number is a 400 before the
+// backend is asked; a lock of a failed deploy is the backend's 400.
+func TestLockRoute(t *testing.T) {
+	b := &fakeBackend{}
+	for _, q := range []string{"?deploy=x", "?deploy=0", "?deploy=-1"} {
+		if a := do(t, newRouter(b, ""), http.MethodGet, "/api/projects/shop/lock"+q, "", nil); a.status != http.StatusBadRequest {
+			t.Errorf("lock%s: status %d, want 400", q, a.status)
+		}
+	}
+	if len(b.locks) != 0 {
+		t.Errorf("a malformed deploy ID reached the backend: %+v", b.locks)
+	}
+	b.lockErr = errors.New("lock shop: deploy 3 failed; lock a successful deploy (see docker forge history shop)")
+	if a := do(t, newRouter(b, ""), http.MethodGet, "/api/projects/shop/lock?deploy=3", "", nil); a.status != http.StatusBadRequest || a.errorText(t) != b.lockErr.Error() {
+		t.Errorf("lock of a failed deploy: %d %s, want 400 with the reason", a.status, a.body)
 	}
 }

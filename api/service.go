@@ -31,6 +31,9 @@ type Backend interface {
 	Top(ctx context.Context, by string, limit int) ([]forge.TopEntry, error)
 	// System is a snapshot of the Docker host.
 	System(ctx context.Context) (forge.HostStats, error)
+	// Lock is the project's images as of a successful deploy (0: the
+	// newest), for a compose override that reproduces it.
+	Lock(ctx context.Context, project string, deploy uint64) (dispatch.Lock, error)
 }
 
 // StatsQuery asks for stats history. Window is a Go duration ("" is 2h).
@@ -92,6 +95,11 @@ func (l *Local) Deploy(ctx context.Context, req dispatch.Request) (forge.Deploy,
 // Rollback replays an earlier deploy now.
 func (l *Local) Rollback(ctx context.Context, req dispatch.RollbackRequest) (forge.Deploy, error) {
 	return l.Dispatcher.Rollback(ctx, req)
+}
+
+// Lock returns the project's images as of a successful deploy.
+func (l *Local) Lock(ctx context.Context, project string, deploy uint64) (dispatch.Lock, error) {
+	return l.Dispatcher.Lock(ctx, project, deploy)
 }
 
 // History returns a project's deploys, newest first.

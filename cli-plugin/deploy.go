@@ -6,6 +6,7 @@ import (
 	"io"
 	"path/filepath"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/docker/cli/cli/command"
@@ -20,6 +21,8 @@ type deployOptions struct {
 	project  string
 	envFiles []string
 	profiles []string
+	build    bool
+	noWait   bool
 	json     bool
 }
 
@@ -27,17 +30,28 @@ func newDeployCommand(dockerCli command.Cli, g *globalOptions) *cobra.Command {
 	o := &deployOptions{}
 	cmd := &cobra.Command{
 		Use:   "deploy [OPTIONS] {PROJECT | -f compose.yaml [-p NAME]} [SERVICE...]",
-		Short: "Deploy services now, pinned to their tags' current digests",
-		Long: `Resolve the current registry digest of each service's image tag, pin the
-service to it (repo@sha256:...) and bring it up with compose. Services already
-running that digest are not recreated. With no SERVICE, every service labelled
-forge.enable=true is deployed.
+		Short: "Deploy services now, as docker compose up -d would, each pinned to an exact image",
+		Long: `Bring the project's services up as "docker compose up -d" would, each pinned
+to an exact image and recorded: a registry image to its tag's current digest
+(repo@sha256:...), an image that exists only on this engine (built, imported,
+loaded, never pushed) to its local image ID. A service with a build: section is
+built when its image is missing, or always with --build. Compose recreates a
+service whose image or configuration (environment, command, ports, volumes,
+labels, healthcheck, ...) differs from what its container was created with, and
+leaves the others running; the output says why each one was recreated.
+
+With no SERVICE, every service of the project (of its active profiles) is
+deployed. The forge.enable=true label decides what pushes and polls may move
+later, not what you deploy by hand; the output names the services pushes follow.
 
 A running project is found by name from its containers' compose labels. Name a
-project that is not running yet with -f (and -p), as with docker compose.`,
+project that is not running yet with -f (and -p), as with docker compose.
+Deploys of one project run one at a time, in the order asked for: this one
+waits for those running or queued, unless --no-wait.`,
 		Example: `  docker forge deploy shop
   docker forge deploy shop web
-  docker forge deploy -f compose.yaml -p shop`,
+  docker forge deploy -f compose.yaml -p shop
+  docker forge deploy -f compose.yaml -p shop --build`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ref := forge.ProjectRef{Name: o.project, EnvFiles: absAll(o.envFiles), Profiles: o.profiles}
 			if len(o.files) > 0 {
@@ -61,7 +75,9 @@ project that is not running yet with -f (and -p), as with docker compose.`,
 			}
 			defer done()
 			fmt.Fprintf(dockerCli.Err(), "Deploying %s...\n", nameOr(ref))
-			d, err := b.Deploy(cmd.Context(), dispatch.Request{Ref: ref, Services: args, User: currentUser()})
+			d, err := inTurn(dockerCli.Err(), o.noWait, func(noWait bool) (forge.Deploy, error) {
+				return b.Deploy(cmd.Context(), dispatch.Request{Ref: ref, Services: args, User: currentUser(), Build: o.build, NoWait: noWait})
+			})
 			return reportDeploy(dockerCli.Out(), d, err, o.json)
 		},
 	}
@@ -70,6 +86,8 @@ project that is not running yet with -f (and -p), as with docker compose.`,
 	f.StringVarP(&o.project, "project-name", "p", "", "project name, with -f (default: from the compose file)")
 	f.StringArrayVar(&o.envFiles, "env-file", nil, "environment file(s), with -f")
 	f.StringArrayVar(&o.profiles, "profile", nil, "compose profile(s) to enable, with -f")
+	f.BoolVar(&o.build, "build", false, "build the services that have a build: section first, as compose up --build")
+	f.BoolVar(&o.noWait, "no-wait", false, "refuse, instead of waiting, when another deploy of the project runs or is queued")
 	f.BoolVar(&o.json, "json", false, "print the recorded deploy as JSON")
 	return cmd
 }
@@ -92,6 +110,26 @@ func absAll(paths []string) []string {
 	return out
 }
 
+// inTurn runs a deploy or rollback. Asked first not to wait, a busy project
+// answers with what runs; unless noWait, the command says what it waits for
+// and asks again, queueing behind it.
+func inTurn(w io.Writer, noWait bool, run func(noWait bool) (forge.Deploy, error)) (forge.Deploy, error) {
+	d, err := run(true)
+	busy, ok := errors.AsType[*dispatch.BusyError](err)
+	if !ok {
+		return d, err
+	}
+	if noWait {
+		return d, fmt.Errorf("%w: not waiting (--no-wait); run it again once that has finished, or without --no-wait to queue behind it", err)
+	}
+	what := "a deploy of " + busy.Project
+	if busy.ID != 0 {
+		what = fmt.Sprintf("deploy %d of %s", busy.ID, busy.Project)
+	}
+	fmt.Fprintf(w, "waiting for %s to finish…\n", what)
+	return run(false)
+}
+
 // reportDeploy prints a finished deploy, and turns a failed one into the
 // command's error.
 func reportDeploy(w io.Writer, d forge.Deploy, err error, asJSON bool) error {
@@ -102,14 +140,46 @@ func reportDeploy(w io.Writer, d forge.Deploy, err error, asJSON bool) error {
 		if jerr := writeJSON(w, d); jerr != nil {
 			return jerr
 		}
-	} else {
-		fmt.Fprintf(w, "deploy %d of %s: %s (%s)\n", d.ID, d.Project, d.Status, d.Finished.Sub(d.Started).Round(time.Millisecond))
+		return err
+	}
+	fmt.Fprintf(w, "deploy %d of %s: %s (%s)\n", d.ID, d.Project, d.Status, d.Finished.Sub(d.Started).Round(time.Millisecond))
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, s := range d.Services {
+		change := "unchanged"
+		switch {
+		case s.Changed && len(s.Why) == 1 && s.Why[0] == forge.WhyCreated:
+			change = "created"
+		case s.Changed && len(s.Why) > 0:
+			change = "recreated: " + strings.Join(s.Why, ", ")
+		case s.Changed:
+			change = "recreated"
+		}
+		local := ""
+		switch {
+		case s.Built:
+			local = "  (built here)"
+		case s.Local:
+			local = "  (local image)"
+		}
+		fmt.Fprintf(tw, "  %s\t%s → %s\t%s%s\n", s.Service, short(s.Previous), short(s.Digest), change, local)
+	}
+	_ = tw.Flush()
+	if d.Reason == forge.ReasonManual && d.Status == forge.StatusSucceeded {
+		var on, off []string
 		for _, s := range d.Services {
-			change := "recreated"
-			if !s.Changed {
-				change = "unchanged"
+			if s.Enabled {
+				on = append(on, s.Service)
+			} else {
+				off = append(off, s.Service)
 			}
-			fmt.Fprintf(w, "  %-16s %s → %s  %s\n", s.Service, short(s.Previous), short(s.Digest), change)
+		}
+		switch {
+		case len(off) == 0 && len(on) > 0:
+			fmt.Fprintf(w, "pushes move: %s\n", strings.Join(on, ", "))
+		case len(off) > 0 && len(on) == 0:
+			fmt.Fprintf(w, "pushes move none of these: label a service forge.enable=true to follow its image's pushes\n")
+		case len(off) > 0:
+			fmt.Fprintf(w, "pushes move: %s; not %s (no forge.enable=true label)\n", strings.Join(on, ", "), strings.Join(off, ", "))
 		}
 	}
 	return err

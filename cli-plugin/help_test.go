@@ -52,6 +52,7 @@ func TestHelpGolden(t *testing.T) {
 		{name: "history", args: []string{"history", "--help"}},
 		{name: "rollback", args: []string{"rollback", "--help"}},
 		{name: "ls", args: []string{"ls", "--help"}},
+		{name: "lock", args: []string{"lock", "--help"}},
 		{name: "version", args: []string{"version", "--help"}},
 		{name: "stats", args: []string{"stats", "--help"}},
 		{name: "top", args: []string{"top", "--help"}},
@@ -126,7 +127,7 @@ func TestCommandTree(t *testing.T) {
 			t.Errorf("%s has no short description", c.Name())
 		}
 	}
-	if got, want := strings.Join(names, ","), "deploy,history,ls,rollback,serve,stats,top,version"; got != want {
+	if got, want := strings.Join(names, ","), "deploy,history,lock,ls,rollback,serve,stats,top,version"; got != want {
 		t.Errorf("commands %s, want %s", got, want)
 	}
 	for _, name := range []string{"ls", "history", "deploy", "rollback", "stats", "top"} {

@@ -1,6 +1,7 @@
 package cliplugin
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -57,7 +58,7 @@ func writeHistory(w io.Writer, h []forge.Deploy) error {
 	for _, d := range h {
 		var svcs []string
 		for _, s := range d.Services {
-			svcs = append(svcs, fmt.Sprintf("%s %s → %s", s.Service, short(s.Previous), short(s.Digest)))
+			svcs = append(svcs, serviceChange(d, s))
 		}
 		note := d.Error
 		if d.RollbackOf != 0 {
@@ -88,6 +89,29 @@ func writeHistory(w io.Writer, h []forge.Deploy) error {
 			trigger(d.Trigger), d.Status, strings.Join(svcs, ", "), note)
 	}
 	return tw.Flush()
+}
+
+// serviceChange is one service's part in a history line: its digest before
+// and after (while the deploy runs, the one it is moving to), why it was
+// recreated, and whether it runs a local image.
+func serviceChange(d forge.Deploy, s forge.ServiceDeploy) string {
+	after := s.Digest
+	if !d.Status.Final() {
+		after = cmp.Or(s.Target(), s.Requested)
+	}
+	line := fmt.Sprintf("%s %s → %s", s.Service, short(s.Previous), short(after))
+	var notes []string
+	switch {
+	case s.Built:
+		notes = append(notes, "built")
+	case s.Local:
+		notes = append(notes, "local")
+	}
+	notes = append(notes, s.Why...)
+	if len(notes) > 0 {
+		line += " (" + strings.Join(notes, ", ") + ")"
+	}
+	return line
 }
 
 func trigger(t forge.Trigger) string {

@@ -28,6 +28,26 @@ func digest(c byte) string { return "sha256:" + strings.Repeat(string(c), 64) }
 func fixedDeploys() []forge.Deploy {
 	return []forge.Deploy{
 		{
+			ID: 44, Project: "shop", Reason: forge.ReasonPush, Status: forge.StatusRunning,
+			Trigger: forge.Trigger{Provider: "distribution", Delivery: "0b7e"},
+			Services: []forge.ServiceDeploy{{Service: "web", Image: "ghcr.io/acme/web:1", Previous: digest('a'),
+				Pinned: "ghcr.io/acme/web@" + digest('e'), Requested: digest('e'), Enabled: true}},
+			Queued: t0.Add(70 * time.Minute), Started: t0.Add(70 * time.Minute),
+		},
+		{
+			ID: 43, Project: "shop", Reason: forge.ReasonManual, Status: forge.StatusSucceeded,
+			Trigger: forge.Trigger{User: "carol"},
+			Services: []forge.ServiceDeploy{
+				{Service: "app", Image: "shop-app", Built: true, Local: true, Previous: digest('5'), Pinned: digest('6'), Digest: digest('6'),
+					Changed: true, Why: []string{forge.WhyImage}},
+				{Service: "db", Image: "postgres:16", Previous: digest('7'), Pinned: "postgres@" + digest('7'), Digest: digest('7')},
+				{Service: "tool", Image: "acme/tool:dev", Local: true, Pinned: digest('8'), Digest: digest('8'), Changed: true, Why: []string{forge.WhyCreated}},
+				{Service: "web", Image: "ghcr.io/acme/web:1", Previous: digest('a'), Pinned: "ghcr.io/acme/web@" + digest('a'), Digest: digest('a'),
+					Changed: true, Enabled: true, Why: []string{forge.WhyConfig}},
+			},
+			Queued: t0.Add(60 * time.Minute), Started: t0.Add(60 * time.Minute), Finished: t0.Add(60*time.Minute + 2*time.Second),
+		},
+		{
 			ID: 42, Project: "shop", Reason: forge.ReasonRollback, Status: forge.StatusSucceeded, RollbackOf: 40,
 			Trigger:  forge.Trigger{User: "alice"},
 			Services: []forge.ServiceDeploy{{Service: "web", Previous: digest('c'), Digest: digest('a'), Changed: true}},
@@ -44,8 +64,8 @@ func fixedDeploys() []forge.Deploy {
 			ID: 40, Project: "shop", Reason: forge.ReasonPush, Status: forge.StatusSucceeded,
 			Trigger: forge.Trigger{Provider: "distribution", Delivery: "5d8c0a6e-2f1b-4c1e-9d7a-3b2f4e6a8c0d"},
 			Services: []forge.ServiceDeploy{
-				{Service: "web", Previous: digest('b'), Digest: digest('c'), Changed: true},
-				{Service: "worker", Previous: digest('d'), Digest: digest('d')},
+				{Service: "web", Previous: digest('b'), Digest: digest('c'), Changed: true, Enabled: true, Why: []string{forge.WhyDigest, forge.WhyConfig}},
+				{Service: "worker", Previous: digest('d'), Digest: digest('d'), Enabled: true},
 			},
 			Queued: t0.Add(30 * time.Minute), Started: t0.Add(30 * time.Minute), Finished: t0.Add(31 * time.Minute),
 		},
@@ -112,8 +132,8 @@ func TestWriteHistoryLocalTime(t *testing.T) {
 }
 
 func TestWriteProjectsGolden(t *testing.T) {
-	last := fixedDeploys()[2]
-	failed := fixedDeploys()[6]
+	last := fixedDeploy(40)
+	failed := fixedDeploy(36)
 	ps := []api.ProjectStatus{
 		{
 			Name: "broken", WorkingDir: "/srv/broken", Services: []api.ServiceStatus{},
@@ -151,9 +171,19 @@ func TestWriteProjectsEmpty(t *testing.T) {
 	}
 }
 
+// fixedDeploy is the fixed deploy with the given ID.
+func fixedDeploy(id uint64) forge.Deploy {
+	for _, d := range fixedDeploys() {
+		if d.ID == id {
+			return d
+		}
+	}
+	panic(fmt.Sprintf("no fixed deploy %d", id))
+}
+
 func TestReportDeploy(t *testing.T) {
-	ok := fixedDeploys()[2]
-	failed := fixedDeploys()[1]
+	ok := fixedDeploy(40)
+	failed := fixedDeploy(41)
 	tests := []struct {
 		name    string
 		deploy  forge.Deploy
@@ -162,6 +192,7 @@ func TestReportDeploy(t *testing.T) {
 		wantErr error // nil: no error
 	}{
 		{name: "succeeded", deploy: ok},
+		{name: "manual", deploy: fixedDeploy(43)},
 		{name: "succeeded-json", deploy: ok, json: true},
 		{name: "failed", deploy: failed, err: &dispatch.Failure{Deploy: failed}, wantErr: &dispatch.Failure{Deploy: failed}},
 		{name: "failed-json", deploy: failed, err: &dispatch.Failure{Deploy: failed}, json: true, wantErr: &dispatch.Failure{Deploy: failed}},

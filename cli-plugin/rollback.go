@@ -6,6 +6,7 @@ import (
 	"github.com/docker/cli/cli/command"
 	"github.com/spf13/cobra"
 
+	"github.com/docker-forge/docker-forge"
 	"github.com/docker-forge/docker-forge/dispatch"
 )
 
@@ -13,6 +14,7 @@ func newRollbackCommand(dockerCli command.Cli, g *globalOptions) *cobra.Command 
 	var (
 		to     uint64
 		asJSON bool
+		noWait bool
 	)
 	cmd := &cobra.Command{
 		Use:   "rollback [OPTIONS] PROJECT [SERVICE...]",
@@ -20,7 +22,12 @@ func newRollbackCommand(dockerCli command.Cli, g *globalOptions) *cobra.Command 
 		Long: `Replay the pinned digests of an earlier successful deploy: by default the one
 before the current, or the deploy given with --to (an ID from "docker forge
 history"). With SERVICE, only those services go back. The rollback is recorded
-as a new deploy with reason "rollback".`,
+as a new deploy with reason "rollback". A local image (built or imported on
+this engine) is returned to by its image ID while the engine still has it.
+
+A rollback takes its turn behind the project's deploys running or queued, and
+chooses what to return to once its turn comes, from the history as it stands
+then; --no-wait refuses instead of waiting.`,
 		Example: `  docker forge rollback shop
   docker forge rollback shop --to 12 web`,
 		Args: cobra.MinimumNArgs(1),
@@ -31,13 +38,16 @@ as a new deploy with reason "rollback".`,
 			}
 			defer done()
 			fmt.Fprintf(dockerCli.Err(), "Rolling back %s...\n", args[0])
-			d, err := b.Rollback(cmd.Context(), dispatch.RollbackRequest{
-				Project: args[0], To: to, Services: args[1:], User: currentUser(),
+			d, err := inTurn(dockerCli.Err(), noWait, func(noWait bool) (forge.Deploy, error) {
+				return b.Rollback(cmd.Context(), dispatch.RollbackRequest{
+					Project: args[0], To: to, Services: args[1:], User: currentUser(), NoWait: noWait,
+				})
 			})
 			return reportDeploy(dockerCli.Out(), d, err, asJSON)
 		},
 	}
 	cmd.Flags().Uint64Var(&to, "to", 0, "deploy ID to return to (default: the successful deploy before the current)")
+	cmd.Flags().BoolVar(&noWait, "no-wait", false, "refuse, instead of waiting, when another deploy of the project runs or is queued")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the recorded deploy as JSON")
 	return cmd
 }

@@ -1,7 +1,9 @@
 package dispatch
 
 import (
+	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -40,30 +42,59 @@ func TestDeployManual(t *testing.T) {
 		wantServices []forge.ServiceDeploy
 	}{
 		{
-			name: "pins only the services whose digest changed",
+			name: "every service is pinned; only the one whose digest changed is recreated",
 			running: func(e *env) {
 				e.eng.run("shop", "web", webOld)
 				e.eng.run("shop", "api", apiCur)
 				e.eng.run("shop", "db", pgCur)
 			},
-			req:     Request{Ref: forge.ProjectRef{Name: "shop"}, User: "alice"},
-			wantUps: []upCall{{Project: "shop", Pins: map[string]string{"web": webRepo + "@" + webNew}}},
+			req: Request{Ref: forge.ProjectRef{Name: "shop"}, User: "alice"},
+			wantUps: []upCall{{Project: "shop", Pins: map[string]string{
+				"api": apiRepo + "@" + apiCur, "db": "docker.io/library/postgres@" + pgCur, "web": webRepo + "@" + webNew,
+			}}},
 			wantServices: []forge.ServiceDeploy{
-				{Service: "api", Image: "ghcr.io/acme/api:2", Pinned: apiRepo + "@" + apiCur, Digest: apiCur, Previous: apiCur, Changed: false},
-				{Service: "web", Image: "ghcr.io/acme/web:1.4", Pinned: webRepo + "@" + webNew, Digest: webNew, Previous: webOld, Changed: true},
+				{Service: "api", Image: "ghcr.io/acme/api:2", Pinned: apiRepo + "@" + apiCur, Digest: apiCur, Previous: apiCur, Enabled: true},
+				{Service: "db", Image: "postgres:16", Pinned: "docker.io/library/postgres@" + pgCur, Digest: pgCur, Previous: pgCur},
+				{Service: "web", Image: "ghcr.io/acme/web:1.4", Pinned: webRepo + "@" + webNew, Digest: webNew, Previous: webOld, Changed: true,
+					Enabled: true, Why: []string{forge.WhyDigest}},
 			},
 		},
 		{
-			name: "nothing differs: Up is not called",
+			name: "nothing differs: nothing is recreated",
 			running: func(e *env) {
 				e.eng.run("shop", "web", webNew)
 				e.eng.run("shop", "api", apiCur)
+				e.eng.run("shop", "db", pgCur)
 			},
-			req:     Request{Ref: forge.ProjectRef{Name: "shop"}},
-			wantUps: nil,
+			req: Request{Ref: forge.ProjectRef{Name: "shop"}},
+			wantUps: []upCall{{Project: "shop", Pins: map[string]string{
+				"api": apiRepo + "@" + apiCur, "db": "docker.io/library/postgres@" + pgCur, "web": webRepo + "@" + webNew,
+			}}},
 			wantServices: []forge.ServiceDeploy{
-				{Service: "api", Image: "ghcr.io/acme/api:2", Pinned: apiRepo + "@" + apiCur, Digest: apiCur, Previous: apiCur},
-				{Service: "web", Image: "ghcr.io/acme/web:1.4", Pinned: webRepo + "@" + webNew, Digest: webNew, Previous: webNew},
+				{Service: "api", Image: "ghcr.io/acme/api:2", Pinned: apiRepo + "@" + apiCur, Digest: apiCur, Previous: apiCur, Enabled: true},
+				{Service: "db", Image: "postgres:16", Pinned: "docker.io/library/postgres@" + pgCur, Digest: pgCur, Previous: pgCur},
+				{Service: "web", Image: "ghcr.io/acme/web:1.4", Pinned: webRepo + "@" + webNew, Digest: webNew, Previous: webNew, Enabled: true},
+			},
+		},
+		{
+			name: "a configuration edited on disk recreates that service and says so",
+			running: func(e *env) {
+				e.eng.run("shop", "web", webOld)
+				e.eng.run("shop", "api", apiCur)
+				e.eng.run("shop", "db", pgCur)
+				e.eng.edit("shop", "api")
+				e.eng.edit("shop", "web")
+			},
+			req: Request{Ref: forge.ProjectRef{Name: "shop"}},
+			wantUps: []upCall{{Project: "shop", Pins: map[string]string{
+				"api": apiRepo + "@" + apiCur, "db": "docker.io/library/postgres@" + pgCur, "web": webRepo + "@" + webNew,
+			}}},
+			wantServices: []forge.ServiceDeploy{
+				{Service: "api", Image: "ghcr.io/acme/api:2", Pinned: apiRepo + "@" + apiCur, Digest: apiCur, Previous: apiCur, Changed: true,
+					Enabled: true, Why: []string{forge.WhyConfig}},
+				{Service: "db", Image: "postgres:16", Pinned: "docker.io/library/postgres@" + pgCur, Digest: pgCur, Previous: pgCur},
+				{Service: "web", Image: "ghcr.io/acme/web:1.4", Pinned: webRepo + "@" + webNew, Digest: webNew, Previous: webOld, Changed: true,
+					Enabled: true, Why: []string{forge.WhyDigest, forge.WhyConfig}},
 			},
 		},
 		{
@@ -75,7 +106,8 @@ func TestDeployManual(t *testing.T) {
 			req:     Request{Ref: forge.ProjectRef{Name: "shop"}, Services: []string{"db"}},
 			wantUps: []upCall{{Project: "shop", Pins: map[string]string{"db": "docker.io/library/postgres@" + pgCur}}},
 			wantServices: []forge.ServiceDeploy{
-				{Service: "db", Image: "postgres:16", Pinned: "docker.io/library/postgres@" + pgCur, Digest: pgCur, Previous: dg("postgres-15"), Changed: true},
+				{Service: "db", Image: "postgres:16", Pinned: "docker.io/library/postgres@" + pgCur, Digest: pgCur, Previous: dg("postgres-15"), Changed: true,
+					Why: []string{forge.WhyDigest}},
 			},
 		},
 		{
@@ -83,12 +115,12 @@ func TestDeployManual(t *testing.T) {
 			running: func(*env) {},
 			req:     Request{Ref: forge.ProjectRef{Name: "shop", WorkingDir: "/srv/shop", ConfigFiles: []string{"/srv/shop/compose.yaml"}}},
 			wantUps: []upCall{{Project: "shop", Whole: true, Pins: map[string]string{
-				"api": apiRepo + "@" + apiCur,
-				"web": webRepo + "@" + webNew,
+				"api": apiRepo + "@" + apiCur, "db": "docker.io/library/postgres@" + pgCur, "web": webRepo + "@" + webNew,
 			}}},
 			wantServices: []forge.ServiceDeploy{
-				{Service: "api", Image: "ghcr.io/acme/api:2", Pinned: apiRepo + "@" + apiCur, Digest: apiCur, Changed: true},
-				{Service: "web", Image: "ghcr.io/acme/web:1.4", Pinned: webRepo + "@" + webNew, Digest: webNew, Changed: true},
+				{Service: "api", Image: "ghcr.io/acme/api:2", Pinned: apiRepo + "@" + apiCur, Digest: apiCur, Changed: true, Enabled: true, Why: []string{forge.WhyCreated}},
+				{Service: "db", Image: "postgres:16", Pinned: "docker.io/library/postgres@" + pgCur, Digest: pgCur, Changed: true, Why: []string{forge.WhyCreated}},
+				{Service: "web", Image: "ghcr.io/acme/web:1.4", Pinned: webRepo + "@" + webNew, Digest: webNew, Changed: true, Enabled: true, Why: []string{forge.WhyCreated}},
 			},
 		},
 		{
@@ -160,23 +192,110 @@ func TestDeployManual(t *testing.T) {
 	}
 }
 
-func TestDeployWithoutEnabledServicesIsAnError(t *testing.T) {
+// TestDeployOfAPlainComposeFile: a compose file without any forge label is
+// deployed whole, every service pinned, as compose up -d would bring it up;
+// the record says that pushes will move none of them.
+func TestDeployOfAPlainComposeFile(t *testing.T) {
 	e := newEnv(t)
 	e.eng.addProject("plain", svc("web", "nginx"), svc("db", "postgres:16"))
-	e.eng.run("plain", "web", dg("nginx"))
+	e.eng.push("docker.io/library/nginx", "latest", dg("nginx"))
+	e.eng.push("docker.io/library/postgres", "16", dg("pg"))
 
-	_, err := e.d.Deploy(t.Context(), Request{Ref: forge.ProjectRef{Name: "plain"}})
-	if err == nil {
-		t.Fatal("Deploy succeeded, want an error")
+	dep, err := e.d.Deploy(t.Context(), Request{Ref: forge.ProjectRef{Name: "plain", WorkingDir: "/srv/plain", ConfigFiles: []string{"/srv/plain/compose.yaml"}}})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if !strings.Contains(err.Error(), forge.LabelEnable) {
-		t.Errorf("error %q does not name the %s label", err, forge.LabelEnable)
+	want := map[string]string{"web": "docker.io/library/nginx@" + dg("nginx"), "db": "docker.io/library/postgres@" + dg("pg")}
+	for name, pin := range want {
+		s, ok := dep.Service(name)
+		if !ok || s.Pinned != pin || s.Digest != dg(map[string]string{"web": "nginx", "db": "pg"}[name]) || s.Enabled {
+			t.Errorf("service %s = %+v, want pinned to %s, not forge-enabled", name, s, pin)
+		}
 	}
-	if h := e.history(t, "plain"); len(h) != 0 {
-		t.Errorf("ledger holds %d deploys, want none", len(h))
+	// A push of nginx moves nothing: no service is forge-enabled.
+	queued, ignored, err := e.d.Submit(t.Context(), []forge.Event{{Kind: forge.KindImage, Provider: "distribution", Repository: "docker.io/library/nginx", Tag: "latest", Digest: dg("nginx2")}})
+	if err != nil || len(queued) != 0 || !strings.Contains(ignored, "no forge-enabled service uses") {
+		t.Errorf("a push to a service without the label: %+v, %q, %v; want ignored", queued, ignored, err)
 	}
-	if len(e.eng.resolves()) != 0 || len(e.eng.upCalls("plain")) != 0 {
-		t.Errorf("engine was driven: resolves %v, ups %v", e.eng.resolves(), e.eng.upCalls("plain"))
+}
+
+// TestDeployPinsLocalImagesByID: an image the engine has with no registry
+// copy (imported, built) is pinned by its image ID without asking any
+// registry; a build: service whose image is missing is built first, and
+// with Build always; a rollback returns to a local image while the engine
+// has it and says what to do when it has not.
+func TestDeployPinsLocalImagesByID(t *testing.T) {
+	e := newEnv(t)
+	app := forge.Service{Name: "app", Image: "shop-app", Build: &forge.ServiceBuild{Context: "/srv/shop/app"}}
+	e.eng.addProject("shop", svc("tool", "acme/tool:dev"), app, enabled("web", shopRepo+":live"))
+	toolID := e.eng.addLocal("acme/tool:dev")
+	e.eng.push(shopRepo, "live", dg("v1"))
+	ref := forge.ProjectRef{Name: "shop", WorkingDir: "/srv/shop", ConfigFiles: []string{"/srv/shop/compose.yaml"}}
+
+	first, err := e.d.Deploy(t.Context(), Request{Ref: ref})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tool, _ := first.Service("tool")
+	built, _ := first.Service("app")
+	if !tool.Local || tool.Pinned != toolID || tool.Digest != toolID {
+		t.Errorf("tool = %+v, want pinned locally to %s", tool, toolID)
+	}
+	if !built.Built || !built.Local || built.Image != "shop-app" || !forge.IsImageID(built.Digest) || built.Pinned != built.Digest {
+		t.Errorf("app = %+v, want built as shop-app and pinned by its image ID", built)
+	}
+	for _, r := range e.eng.resolves() {
+		if strings.Contains(r, "tool") || strings.Contains(r, "app") {
+			t.Errorf("a local image was resolved in a registry: %s", r)
+		}
+	}
+	if b := e.eng.builds(); len(b) != 1 || b[0] != "shop-app" {
+		t.Errorf("builds = %v, want shop-app once (its image was missing)", b)
+	}
+
+	// Nothing changed: nothing is built or recreated.
+	again, err := e.d.Deploy(t.Context(), Request{Ref: ref})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range again.Services {
+		if s.Changed {
+			t.Errorf("redeploy with nothing changed recreated %s: %+v", s.Service, s)
+		}
+	}
+	if b := e.eng.builds(); len(b) != 0 {
+		t.Errorf("redeploy built %v, want no build without --build", b)
+	}
+
+	// --build builds again: a new image, recreated, and the rollback returns
+	// to the first build's image.
+	rebuilt, err := e.d.Deploy(t.Context(), Request{Ref: ref, Build: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := rebuilt.Service("app"); !s.Changed || s.Digest == built.Digest || s.Previous != built.Digest || !slices.Equal(s.Why, []string{forge.WhyImage}) {
+		t.Errorf("app after --build = %+v, want a new image replacing %s", s, built.Digest)
+	}
+	rb, err := e.d.Rollback(t.Context(), RollbackRequest{Project: "shop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := rb.Service("app"); s.Digest != built.Digest || !s.Local {
+		t.Errorf("rollback of app = %+v, want the first build %s", s, built.Digest)
+	}
+
+	// The image to return to is gone: a failed rollback that says what to do.
+	newer, _ := rebuilt.Service("app")
+	e.eng.mu.Lock()
+	for tag, id := range e.eng.images {
+		if id == newer.Digest {
+			delete(e.eng.images, tag)
+		}
+	}
+	e.eng.mu.Unlock()
+	_, err = e.d.Rollback(t.Context(), RollbackRequest{Project: "shop", To: rebuilt.ID, Services: []string{"app"}})
+	if f, ok := errors.AsType[*Failure](err); !ok || !strings.Contains(f.Deploy.Error, "no longer on the engine") || !strings.Contains(f.Deploy.Error, "docker load") {
+		t.Errorf("rollback to a removed local image: %v; want a failure saying how to bring it back", err)
 	}
 }
 

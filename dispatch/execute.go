@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/distribution/reference"
@@ -12,13 +13,12 @@ import (
 	"github.com/docker-forge/docker-forge"
 )
 
-// execute runs one deploy under its project's lock and records its outcome.
-// It returns a *Failure when the deploy did not succeed.
+// execute runs one deploy, in its turn (the caller waited for it), and
+// records its outcome. It returns a *Failure when the deploy did not
+// succeed.
 func (d *Dispatcher) execute(ctx context.Context, j *job) error {
-	lock := d.projectLock(j.ref.Name)
-	lock.Lock()
-	defer lock.Unlock()
-
+	d.setActive(j.ref.Name, 0)
+	defer d.clearActive(j.ref.Name)
 	dep := &j.deploy
 	dep.Status = forge.StatusRunning
 	dep.Started = d.now()
@@ -37,6 +37,7 @@ func (d *Dispatcher) execute(ctx context.Context, j *job) error {
 	} else if err := d.led.Update(*dep); err != nil {
 		return fmt.Errorf("deploy %s: %w", j.ref.Name, err)
 	}
+	d.setActive(j.ref.Name, dep.ID)
 	log := d.log.With("project", dep.Project, "deploy_id", dep.ID)
 	if j.git != nil {
 		log.Info("deploy started", "reason", dep.Reason, "commit", shortSHA(j.git.commit))
@@ -134,6 +135,7 @@ func (d *Dispatcher) converge(ctx context.Context, j *job) (string, error) {
 		services[s.Name] = s
 	}
 	pins := map[string]string{}
+	tags := map[string]string{} // service -> tag to build it as, first
 	dep.Services = dep.Services[:0]
 	for _, name := range sortedKeys(j.services) {
 		w := j.services[name]
@@ -148,33 +150,55 @@ func (d *Dispatcher) converge(ctx context.Context, j *job) (string, error) {
 		if w.tag != "" {
 			image = withTag(image, w.tag)
 		}
-		sd := forge.ServiceDeploy{Service: name, Image: image, Previous: before[name].Digest, Requested: w.digest}
-		pinned, reason, err := d.pin(ctx, image, w)
+		sd := forge.ServiceDeploy{Service: name, Image: image, Requested: w.digest, Enabled: s.Enabled()}
+		t, reason, err := d.pinService(ctx, dep.Project, s, image, w, j.build)
 		if err != nil {
+			sd.Previous = before[name].Digest
 			dep.Services = append(dep.Services, sd)
 			return reason, fmt.Errorf("service %s: %w", name, err)
 		}
-		sd.Pinned = pinned
-		dep.Services = append(dep.Services, sd)
-		cur, running := before[name]
-		if running && cur.State == "running" && cur.Digest != "" && cur.Digest == digestOf(pinned) {
-			continue // already runs that digest: not recreated
+		sd.Pinned, sd.Local = t.ref, t.local
+		if t.build != "" {
+			sd.Image, sd.Built = t.build, true
+			tags[name] = t.build
 		}
-		pins[name] = pinned
+		sd.Previous = before[name].Digest
+		if sd.ByImageID() {
+			sd.Previous = before[name].ImageID
+		}
+		dep.Services = append(dep.Services, sd)
+	}
+	if len(tags) > 0 {
+		built, err := d.eng.Build(ctx, j.ref, tags)
+		if err != nil {
+			return d.engineReason(err, "build failed: "+strings.Join(sortedKeys(tags), ", ")), err
+		}
+		for i := range dep.Services {
+			if id, ok := built[dep.Services[i].Service]; ok {
+				dep.Services[i].Pinned = id
+			}
+		}
+	}
+	for _, sd := range dep.Services {
+		pins[sd.Service] = sd.Pinned
+	}
+	// What each service is moving to is on record while the deploy runs, so
+	// history and ls show it (and a rollback waiting its turn knows).
+	if err := d.led.Update(*dep); err != nil {
+		return "ledger write failed", err
 	}
 
-	if len(pins) > 0 {
-		// A project with no container at all is brought up whole by a
-		// manual deploy; a push or a rollback touches only its services.
-		whole := len(before) == 0 && dep.Reason == forge.ReasonManual
-		if err := d.eng.Up(ctx, j.ref, pins, whole); err != nil {
-			// Compose may have recreated some services before it failed:
-			// what runs now is recorded all the same.
-			if after, rerr := d.eng.Running(ctx, dep.Project); rerr == nil {
-				recordPostState(dep, before, after)
-			}
-			return d.engineReason(err, reasonUp), err
+	// A project with no container at all is brought up whole by a manual
+	// deploy; a push or a rollback touches only its services.
+	whole := len(before) == 0 && dep.Reason == forge.ReasonManual
+	config, err := d.eng.Up(ctx, j.ref, pins, whole)
+	if err != nil {
+		// Compose may have recreated some services before it failed:
+		// what runs now is recorded all the same.
+		if after, rerr := d.eng.Running(ctx, dep.Project); rerr == nil {
+			recordPostState(dep, before, after, config)
 		}
+		return d.engineReason(err, reasonUp), err
 	}
 
 	// Record what the containers run now, read back from the engine.
@@ -182,13 +206,11 @@ func (d *Dispatcher) converge(ctx context.Context, j *job) (string, error) {
 	if err != nil {
 		return d.engineReason(err, reasonRunning), err
 	}
-	recordPostState(dep, before, after)
+	recordPostState(dep, before, after, config)
 	var mismatch []string
-	for i := range dep.Services {
-		sd := &dep.Services[i]
-		now := after[sd.Service]
-		if now.Digest != digestOf(sd.Pinned) || now.State != "running" {
-			mismatch = append(mismatch, fmt.Sprintf("%s runs %q (%s), want %s", sd.Service, now.Digest, now.State, digestOf(sd.Pinned)))
+	for _, sd := range dep.Services {
+		if now := after[sd.Service]; sd.Digest != sd.Target() || now.State != "running" {
+			mismatch = append(mismatch, fmt.Sprintf("%s runs %q (%s), want %s", sd.Service, sd.Digest, now.State, sd.Target()))
 		}
 	}
 	if len(mismatch) > 0 {
@@ -196,6 +218,10 @@ func (d *Dispatcher) converge(ctx context.Context, j *job) (string, error) {
 	}
 	if g := d.gate(ctx, p, dep, before, j.recovered); !g.passed {
 		return "health gate failed: " + g.why, &gateFailure{project: p, result: g}
+	}
+	if len(tags) > 0 {
+		hist, _ := d.led.History(dep.Project, 0)
+		d.removeOldImages(ctx, *dep, hist)
 	}
 	return "", nil
 }
@@ -317,17 +343,34 @@ func lastPassed(hist []forge.Deploy, service string, before uint64) (string, uin
 	return "", 0
 }
 
-// recordPostState fills each service's digest (the image ID of one forge
-// built) and whether it was recreated, from what the engine reports now.
-func recordPostState(dep *forge.Deploy, before, after map[string]forge.Running) {
+// recordPostState fills each service's digest (the image ID of one pinned
+// by image ID), whether it was recreated and why, from what the engine
+// reports now; config holds the services whose configuration other than
+// the image had changed.
+func recordPostState(dep *forge.Deploy, before, after map[string]forge.Running, config map[string]bool) {
 	for i := range dep.Services {
 		sd := &dep.Services[i]
-		now := after[sd.Service]
+		now, was := after[sd.Service], before[sd.Service]
 		sd.Digest = now.Digest
-		if sd.Built {
+		if sd.ByImageID() {
 			sd.Digest = now.ImageID
 		}
-		sd.Changed = now.ContainerID != before[sd.Service].ContainerID
+		sd.Changed = now.ContainerID != was.ContainerID
+		sd.Why = nil
+		switch {
+		case !sd.Changed:
+		case was.ContainerID == "":
+			sd.Why = []string{forge.WhyCreated}
+		default:
+			if sd.Digest != sd.Previous && sd.ByImageID() {
+				sd.Why = append(sd.Why, forge.WhyImage)
+			} else if sd.Digest != sd.Previous {
+				sd.Why = append(sd.Why, forge.WhyDigest)
+			}
+			if config[sd.Service] {
+				sd.Why = append(sd.Why, forge.WhyConfig)
+			}
+		}
 	}
 }
 
@@ -390,4 +433,17 @@ func (d *Dispatcher) engineReason(err error, fallback string) string {
 		return reasonEngine
 	}
 	return fallback
+}
+
+// setActive records which deploy of project runs, for --no-wait's answer.
+func (d *Dispatcher) setActive(project string, id uint64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.active[project] = id
+}
+
+func (d *Dispatcher) clearActive(project string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.active, project)
 }

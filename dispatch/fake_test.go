@@ -35,8 +35,9 @@ type fakeEngine struct {
 	nextID   int                                                 // container id counter
 	errs     struct{ projects, running error }                   // engine-wide failures
 	errsBy   struct{ load, up, resolve, build map[string]error } // failures by project or image ref
-	images   map[string]string                                   // built tag -> image id
+	images   map[string]string                                   // built or local tag -> image id
 	built    []string                                            // tags built
+	edited   map[string]map[string]bool                          // project -> services whose config changed on disk
 
 	health   map[string]map[string]forge.Health // project -> service -> health; default running long, no healthcheck
 	healthOf map[string]forge.Health            // digest -> health of any container running it
@@ -243,12 +244,14 @@ func (f *fakeEngine) setHealth(project, service string, h forge.Health) {
 	f.health[project][service] = h
 }
 
-func (f *fakeEngine) Up(ctx context.Context, ref forge.ProjectRef, pins map[string]string, whole bool) error {
+// Up recreates, like compose, only the services whose image or
+// configuration (see edit) differs from what their container runs.
+func (f *fakeEngine) Up(ctx context.Context, ref forge.ProjectRef, pins map[string]string, whole bool) (map[string]bool, error) {
 	f.mu.Lock()
 	f.ups = append(f.ups, upCall{Project: ref.Name, Pins: maps.Clone(pins), Whole: whole})
 	if err := f.errsBy.up[ref.Name]; err != nil {
 		f.mu.Unlock()
-		return err
+		return nil, err
 	}
 	f.active[ref.Name]++
 	f.maxActive[ref.Name] = max(f.maxActive[ref.Name], f.active[ref.Name])
@@ -272,12 +275,21 @@ func (f *fakeEngine) Up(ctx context.Context, ref forge.ProjectRef, pins map[stri
 	defer f.mu.Unlock()
 	f.active[ref.Name]--
 	if err != nil {
-		return err
+		return nil, err
 	}
+	config := map[string]bool{}
 	for svc, pin := range pins {
-		if id, built := f.images[pin]; built {
-			// A built image: like compose, recreate only what changed.
-			if cur := f.running[ref.Name][svc]; cur.ImageID == id && cur.State == "running" {
+		edited := f.edited[ref.Name][svc]
+		config[svc] = edited
+		delete(f.edited[ref.Name], svc)
+		cur, has := f.running[ref.Name][svc]
+		same := has && cur.State == "running" && !edited
+		id, built := f.images[pin]
+		if forge.IsImageID(pin) {
+			id, built = pin, true
+		}
+		if built {
+			if same && cur.ImageID == id {
 				continue
 			}
 			f.setRunning(ref.Name, svc, pin, "")
@@ -290,9 +302,47 @@ func (f *fakeEngine) Up(ctx context.Context, ref forge.ProjectRef, pins map[stri
 		if d, ok := f.lie[ref.Name][svc]; ok {
 			digest = d
 		}
+		if same && cur.Digest == digest {
+			continue
+		}
 		f.setRunning(ref.Name, svc, pin, digest)
 	}
-	return nil
+	return config, nil
+}
+
+// edit marks a service's configuration as changed on disk: the next Up of
+// it recreates its container and reports the change.
+func (f *fakeEngine) edit(project, service string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.edited == nil {
+		f.edited = map[string]map[string]bool{}
+	}
+	if f.edited[project] == nil {
+		f.edited[project] = map[string]bool{}
+	}
+	f.edited[project][service] = true
+}
+
+// addLocal gives the engine a local-only image (imported, never pushed)
+// named tag, and returns its ID.
+func (f *fakeEngine) addLocal(tag string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.images == nil {
+		f.images = map[string]string{}
+	}
+	f.nextID++
+	id := dg(fmt.Sprintf("local-%d", f.nextID))
+	f.images[tag] = id
+	return id
+}
+
+// LocalImage reports built and local images as having no registry copy,
+// and every other image as not on the engine.
+func (f *fakeEngine) LocalImage(ctx context.Context, ref string) (string, bool, error) {
+	id, err := f.ImageID(ctx, ref)
+	return id, false, err
 }
 
 // upCalls returns the recorded Up calls for project.
@@ -463,17 +513,27 @@ func (f *fakeEngine) Build(_ context.Context, ref forge.ProjectRef, tags map[str
 	ids := map[string]string{}
 	for svc, tag := range tags {
 		f.nextID++
-		ids[svc] = fmt.Sprintf("sha256:img%d", f.nextID)
+		ids[svc] = dg(fmt.Sprintf("img%d", f.nextID))
 		f.images[tag] = ids[svc]
+		f.images[ids[svc]] = ids[svc] // kept by ID once the tag moves on, as the engine keeps it
 		f.built = append(f.built, tag)
 	}
 	return ids, nil
 }
 
-// ImageID returns the ID Build gave a tag, "" for a tag never built.
+// ImageID returns the ID Build (or addLocal) gave a tag, or an ID it gave,
+// "" for anything else.
 func (f *fakeEngine) ImageID(_ context.Context, ref string) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if forge.IsImageID(ref) {
+		for _, id := range f.images {
+			if id == ref {
+				return id, nil
+			}
+		}
+		return "", nil
+	}
 	return f.images[ref], nil
 }
 

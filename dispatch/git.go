@@ -294,9 +294,19 @@ func (d *Dispatcher) convergeGit(ctx context.Context, j *job) (string, error) {
 			return d.engineReason(err, "build failed: "+strings.Join(sortedKeys(tags), ", ")), err
 		}
 	}
-	if err := d.eng.Up(ctx, j.ref, pins, true); err != nil {
+	for i, sd := range dep.Services {
+		if id, ok := built[sd.Service]; ok {
+			dep.Services[i].Pinned = id
+		}
+	}
+	// What each service is moving to is on record while the deploy runs.
+	if err := d.led.Update(*dep); err != nil {
+		return "ledger write failed", err
+	}
+	config, err := d.eng.Up(ctx, j.ref, pins, true)
+	if err != nil {
 		if after, rerr := d.eng.Running(ctx, dep.Project); rerr == nil {
-			recordPostState(dep, before, after)
+			recordPostState(dep, before, after, config)
 		}
 		return d.engineReason(err, reasonUp), err
 	}
@@ -304,7 +314,7 @@ func (d *Dispatcher) convergeGit(ctx context.Context, j *job) (string, error) {
 	if err != nil {
 		return d.engineReason(err, reasonRunning), err
 	}
-	recordPostState(dep, before, after)
+	recordPostState(dep, before, after, config)
 	// The images are checked here; whether the services came up (one-shot
 	// jobs exit, scale 0 has no container) is the health gate's to judge.
 	var mismatch []string
@@ -325,41 +335,6 @@ func (d *Dispatcher) convergeGit(ctx context.Context, j *job) (string, error) {
 	}
 	d.removeOldImages(ctx, *dep, hist)
 	return "", nil
-}
-
-// removeOldImages removes the images forge built for a project's older git
-// deploys, keeping those of the newest keepImages successful ones (dep
-// among them): each push would otherwise leave a tagged image behind. An
-// image a container still uses stays; a rollback to a deploy whose images
-// are gone builds them again.
-func (d *Dispatcher) removeOldImages(ctx context.Context, dep forge.Deploy, hist []forge.Deploy) {
-	keep := map[string]bool{}
-	kept := 0
-	for _, h := range append([]forge.Deploy{dep}, hist...) {
-		if h.Status != forge.StatusSucceeded && h.ID != dep.ID || h.Commit == "" {
-			continue
-		}
-		if kept++; kept > d.keepImages {
-			break
-		}
-		for _, s := range h.Services {
-			if s.Built {
-				keep[s.Image] = true
-			}
-		}
-	}
-	seen := map[string]bool{}
-	for _, h := range hist {
-		for _, s := range h.Services {
-			if !s.Built || s.Image == "" || keep[s.Image] || seen[s.Image] {
-				continue
-			}
-			seen[s.Image] = true
-			if err := d.eng.RemoveImage(ctx, s.Image); err != nil {
-				d.log.Debug("old image not removed", "project", dep.Project, "image", s.Image, "error", d.scrub.String(err.Error()))
-			}
-		}
-	}
 }
 
 // inCheckout maps a project's compose and env files into forge's checkout:

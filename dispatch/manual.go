@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 
 	"github.com/docker-forge/docker-forge"
+	"github.com/docker-forge/docker-forge/ledger"
 )
 
 // Request asks for a manual deploy.
@@ -13,19 +15,29 @@ type Request struct {
 	// Ref locates the project; with only a Name, the project is looked up
 	// among running and previously deployed projects.
 	Ref forge.ProjectRef
-	// Services to deploy; empty means every forge-enabled service.
+	// Services to deploy; empty means every service of the project (of its
+	// active profiles), as compose up -d brings up.
 	Services []string
 	// User names who asked, for the ledger.
 	User string
+	// Build builds the services with a build: section first, as compose up
+	// --build does; without it only those whose image is missing are built.
+	Build bool
+	// NoWait refuses, with a *BusyError, when another deploy of the project
+	// runs or is queued, instead of waiting for it.
+	NoWait bool
 }
 
-// Deploy resolves the current digests of the services' tags, pins them and
-// deploys them now, waiting for its project's turn. It returns the recorded
-// deploy; a deploy that failed also returns a *Failure.
+// Deploy pins the project's services and brings them up now, in its
+// project's turn: registry images to their tags' current digests, local
+// images (built, imported, loaded; never pushed) to their image IDs. What a
+// person names is deployed whether or not it is forge-enabled: the label
+// decides what pushes and polls may move. It returns the recorded deploy; a
+// deploy that failed also returns a *Failure.
 func (d *Dispatcher) Deploy(ctx context.Context, req Request) (forge.Deploy, error) {
 	ref, err := d.locate(ctx, req.Ref)
 	if err != nil {
-		return forge.Deploy{}, err
+		return forge.Deploy{}, fmt.Errorf("deploy %s: %w", req.Ref.Name, err)
 	}
 	p, err := d.eng.LoadProject(ctx, ref)
 	if err != nil {
@@ -38,22 +50,19 @@ func (d *Dispatcher) Deploy(ctx context.Context, req Request) (forge.Deploy, err
 		deploy:   forge.Deploy{Project: p.Ref.Name, Reason: forge.ReasonManual, Queued: d.now(), Trigger: forge.Trigger{User: req.User}},
 		ref:      p.Ref,
 		services: map[string]want{},
-		explicit: len(req.Services) > 0,
+		explicit: true,
+		build:    req.Build,
 	}
-	if p.Source != nil && len(req.Services) == 0 && d.git != nil {
+	switch {
+	case p.Source != nil && len(req.Services) == 0 && d.git != nil:
 		// A git-sourced project is deployed whole at its branch's tip.
 		j.git = &gitWant{}
-		err = d.execute(ctx, j)
-		return j.deploy, err
-	}
-	if len(req.Services) == 0 {
+	case len(req.Services) == 0:
 		for _, s := range p.Services {
-			if s.Enabled() {
-				j.services[s.Name] = want{}
-			}
+			j.services[s.Name] = want{}
 		}
 		if len(j.services) == 0 {
-			return forge.Deploy{}, fmt.Errorf("deploy %s: no service has the %s=true label; name the services to deploy", p.Ref.Name, forge.LabelEnable)
+			return forge.Deploy{}, fmt.Errorf("deploy %s: the compose project has no service (with the profiles given)", p.Ref.Name)
 		}
 	}
 	for _, name := range req.Services {
@@ -65,6 +74,14 @@ func (d *Dispatcher) Deploy(ctx context.Context, req Request) (forge.Deploy, err
 			return forge.Deploy{}, fmt.Errorf("deploy %s: no service %q in the compose project", p.Ref.Name, name)
 		}
 		j.services[name] = want{}
+	}
+	t, err := d.lineUp(j.deploy.Project, req.NoWait)
+	if err != nil {
+		return forge.Deploy{}, fmt.Errorf("deploy %s: %w", j.deploy.Project, err)
+	}
+	defer d.endTurn(t)
+	if err := t.wait(ctx); err != nil {
+		return forge.Deploy{}, fmt.Errorf("deploy %s: %w", j.deploy.Project, err)
 	}
 	err = d.execute(ctx, j)
 	return j.deploy, err
@@ -95,29 +112,53 @@ type RollbackRequest struct {
 	// Services narrows the rollback; empty means every service of that deploy.
 	Services []string
 	User     string
+	// NoWait refuses, with a *BusyError, when another deploy of the project
+	// runs or is queued, instead of waiting for it.
+	NoWait bool
 }
 
 // Rollback replays the digests of an earlier successful deploy, recorded as
-// a new deploy with reason rollback. With To, the services return to that
-// deploy's digests; without, the newest deploy that changed them is undone:
-// each service it moved goes back to the digest it replaced.
+// a new deploy with reason rollback. It takes its turn behind the deploys
+// of the project running or queued, and chooses what to return to once its
+// turn comes, from the history as it stands then: with To, the services
+// return to that deploy's digests; without, the newest deploy that changed
+// them is undone: each service it moved goes back to the digest it replaced.
 func (d *Dispatcher) Rollback(ctx context.Context, req RollbackRequest) (forge.Deploy, error) {
-	t, isGit, err := d.gitRollbackTarget(req)
+	ref, err := d.locate(ctx, forge.ProjectRef{Name: req.Project})
+	if err != nil {
+		return forge.Deploy{}, fmt.Errorf("rollback %s: %w", req.Project, err)
+	}
+	t, err := d.lineUp(req.Project, req.NoWait)
+	if err != nil {
+		return forge.Deploy{}, fmt.Errorf("rollback %s: %w", req.Project, err)
+	}
+	defer d.endTurn(t)
+	if err := t.wait(ctx); err != nil {
+		return forge.Deploy{}, fmt.Errorf("rollback %s: %w", req.Project, err)
+	}
+	j, err := d.rollbackJob(req, ref)
 	if err != nil {
 		return forge.Deploy{}, err
 	}
+	err = d.execute(ctx, j)
+	return j.deploy, err
+}
+
+// rollbackJob is the deploy a rollback runs, its targets read from the
+// history now.
+func (d *Dispatcher) rollbackJob(req RollbackRequest, ref forge.ProjectRef) (*job, error) {
+	t, isGit, err := d.gitRollbackTarget(req)
+	if err != nil {
+		return nil, err
+	}
 	var (
-		pins map[string]string
+		pins map[string]want
 		of   = t.ID
 	)
 	if !isGit {
 		if pins, of, err = d.rollbackPins(req); err != nil {
-			return forge.Deploy{}, err
+			return nil, err
 		}
-	}
-	ref, err := d.locate(ctx, forge.ProjectRef{Name: req.Project})
-	if err != nil {
-		return forge.Deploy{}, err
 	}
 	j := &job{
 		deploy: forge.Deploy{
@@ -134,11 +175,8 @@ func (d *Dispatcher) Rollback(ctx context.Context, req RollbackRequest) (forge.D
 		j.git = &gitWant{commit: t.Commit, targets: t.Services}
 		j.deploy.Commit = t.Commit
 	}
-	for svc, digest := range pins {
-		j.services[svc] = want{digest: digest}
-	}
-	err = d.execute(ctx, j)
-	return j.deploy, err
+	maps.Copy(j.services, pins)
+	return j, nil
 }
 
 // gitRollbackTarget returns the git deploy a rollback returns to: the one
@@ -194,18 +232,18 @@ func isNewestSuccess(hist []forge.Deploy, id uint64) bool {
 	return false
 }
 
-// rollbackPins returns the digest each service returns to, and the deploy
-// that deployed them.
-func (d *Dispatcher) rollbackPins(req RollbackRequest) (map[string]string, uint64, error) {
+// rollbackPins returns what each service returns to (a digest, or a local
+// image ID), and the deploy that deployed it.
+func (d *Dispatcher) rollbackPins(req RollbackRequest) (map[string]want, uint64, error) {
 	if req.To != 0 {
 		t, err := d.rollbackTo(req)
 		if err != nil {
 			return nil, 0, err
 		}
-		pins := map[string]string{}
+		pins := map[string]want{}
 		for _, s := range t.Services {
 			if s.Digest != "" && (len(req.Services) == 0 || contains(req.Services, s.Service)) {
-				pins[s.Service] = s.Digest
+				pins[s.Service] = want{digest: s.Digest, local: s.ByImageID(), image: s.Image}
 			}
 		}
 		for _, name := range req.Services {
@@ -229,7 +267,7 @@ func (d *Dispatcher) rollbackPins(req RollbackRequest) (map[string]string, uint6
 		if h.Status != forge.StatusSucceeded {
 			continue
 		}
-		pins := map[string]string{}
+		pins := map[string]want{}
 		var of uint64
 		movedAny := false
 		for _, s := range h.Services {
@@ -239,7 +277,7 @@ func (d *Dispatcher) rollbackPins(req RollbackRequest) (map[string]string, uint6
 			}
 			movedAny = true
 			if id := deployedBy(hist[i+1:], s.Service, s.Previous); id != 0 {
-				pins[s.Service] = s.Previous
+				pins[s.Service] = want{digest: s.Previous, local: s.ByImageID(), image: s.Image}
 				of = max(of, id)
 			}
 		}
@@ -267,6 +305,9 @@ func deployedBy(hist []forge.Deploy, service, digest string) uint64 {
 
 func (d *Dispatcher) rollbackTo(req RollbackRequest) (forge.Deploy, error) {
 	t, err := d.led.Get(req.To)
+	if errors.Is(err, ledger.ErrNotFound) {
+		return forge.Deploy{}, fmt.Errorf("rollback %s: no deploy %d is recorded (see docker forge history %s): %w", req.Project, req.To, req.Project, ledger.ErrNotFound)
+	}
 	if err != nil {
 		return forge.Deploy{}, fmt.Errorf("rollback %s: %w", req.Project, err)
 	}
@@ -297,12 +338,12 @@ func (d *Dispatcher) locate(ctx context.Context, ref forge.ProjectRef) (forge.Pr
 			return r, nil
 		}
 	}
-	return ref, fmt.Errorf("find project %s: %w", ref.Name, ErrUnknownProject)
+	return ref, fmt.Errorf("%w: no container runs %s and no deploy of it is recorded (deploy a new project with -f compose.yaml -p %s)", ErrUnknownProject, ref.Name, ref.Name)
 }
 
 // ErrUnknownProject is returned for a project that neither runs nor was
-// deployed before.
-var ErrUnknownProject = errors.New("dispatch: unknown project (no running containers and no earlier deploy; use -f and -p)")
+// deployed before. People read it, so it names no package.
+var ErrUnknownProject = errors.New("unknown project")
 
 func contains(list []string, s string) bool {
 	for _, v := range list {

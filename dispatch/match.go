@@ -208,8 +208,8 @@ func MatchCurrent(p forge.Project, ev forge.Event, current func(service string) 
 		refused []string
 	)
 	for _, s := range p.Services {
-		if !s.Enabled() {
-			continue
+		if !s.Enabled() || s.Build != nil {
+			continue // a service built here is deployed by hand or by git push, never by an image push
 		}
 		name, tag, err := imageTag(s.Image)
 		if err != nil || tag == "" || pinnedByDigest(s.Image) {

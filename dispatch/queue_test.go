@@ -3,6 +3,7 @@ package dispatch
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -60,8 +61,9 @@ func TestSubmitQueuesAndRunDeploys(t *testing.T) {
 		if rec.Status != forge.StatusSucceeded {
 			t.Fatalf("deploy %d of %s: %s %q, want succeeded", q.ID, q.Project, rec.Status, rec.Error)
 		}
-		want := []forge.ServiceDeploy{{Service: "web", Image: shopRepo + ":live", Pinned: shopRepo + "@" + v2, Digest: v2, Previous: v1, Changed: true, Requested: v2}}
-		if !slices.Equal(rec.Services, want) {
+		want := []forge.ServiceDeploy{{Service: "web", Image: shopRepo + ":live", Pinned: shopRepo + "@" + v2, Digest: v2, Previous: v1,
+			Changed: true, Requested: v2, Enabled: true, Why: []string{forge.WhyDigest}}}
+		if !reflect.DeepEqual(rec.Services, want) {
 			t.Errorf("deploy of %s recorded %+v, want %+v", q.Project, rec.Services, want)
 		}
 		if rec.Trigger.Provider != "distribution" || rec.Trigger.Delivery != "d-1" {
@@ -203,6 +205,7 @@ func TestPushLeavesAStoppedProjectDown(t *testing.T) {
 	e.eng.addProject("shop", enabled("web", shopRepo+":live"), svc("db", "postgres:16"))
 	e.eng.run("shop", "web", dg("v0"))
 	e.eng.push(shopRepo, "live", dg("v1"))
+	e.eng.push("docker.io/library/postgres", "16", dg("pg"))
 	if _, err := e.d.Deploy(t.Context(), Request{Ref: forge.ProjectRef{Name: "shop"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -242,8 +245,8 @@ func TestLateOrReplayedPushDoesNotMoveAServiceBack(t *testing.T) {
 	if s, _ := rec.Service("web"); rec.Status != forge.StatusSucceeded || s.Digest != v2 || s.Changed {
 		t.Fatalf("a stale push of v1 gave %+v; want web left on v2, not recreated", rec)
 	}
-	if ups := e.eng.upCalls("shop"); len(ups) != 0 {
-		t.Fatalf("Up was called for a service already on the tag's digest: %+v", ups)
+	if r := e.eng.running["shop"]["web"]; r.ContainerID != "ctr-1" {
+		t.Fatalf("web was recreated though it runs the tag's digest: %+v", r)
 	}
 }
 

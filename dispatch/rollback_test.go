@@ -92,9 +92,9 @@ func TestRollback(t *testing.T) {
 			wantErr: ErrNothingToRollBack,
 		},
 		{
-			name:    "a project never deployed",
+			name:    "a project never deployed is named unknown",
 			req:     func(deployed) RollbackRequest { return RollbackRequest{Project: "blog"} },
-			wantErr: ErrNothingToRollBack,
+			wantErr: ErrUnknownProject,
 		},
 	}
 	for _, tt := range tests {
@@ -107,7 +107,7 @@ func TestRollback(t *testing.T) {
 
 			var d deployed
 			deploy := func() (forge.Deploy, error) {
-				return e.d.Deploy(t.Context(), Request{Ref: forge.ProjectRef{Name: "shop"}})
+				return e.d.Deploy(t.Context(), Request{Ref: forge.ProjectRef{Name: "shop"}, Services: []string{"api", "web"}})
 			}
 			e.eng.push(webRepo, "live", web1)
 			e.eng.push(apiRepo, "live", api1)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/types"
 	cerrdefs "github.com/containerd/errdefs"
+	"github.com/distribution/reference"
 	"github.com/docker/compose/v5/pkg/api"
 	"github.com/moby/moby/client"
 
@@ -117,10 +118,49 @@ func (e *Engine) ImageID(ctx context.Context, ref string) (string, error) {
 	return res.ID, nil
 }
 
+// LocalImage looks ref up among the engine's images: its ID ("" when the
+// engine has none by that reference), and whether a registry copy of it is
+// known, that is whether it was pulled from or pushed to a registry of its
+// repository (a repo digest of the same name). An image built, imported or
+// loaded on the engine and never pushed has none.
+func (e *Engine) LocalImage(ctx context.Context, ref string) (string, bool, error) {
+	res, err := e.cli.Client().ImageInspect(ctx, ref)
+	if err != nil {
+		if cerrdefs.IsNotFound(err) {
+			return "", false, nil
+		}
+		return "", false, fmt.Errorf("inspect image %s: %w", ref, classify(err))
+	}
+	named, err := reference.ParseNormalizedNamed(ref)
+	if err != nil {
+		return res.ID, false, nil
+	}
+	for _, rd := range res.RepoDigests {
+		if n, err := reference.ParseNormalizedNamed(rd); err == nil && n.Name() == named.Name() {
+			return res.ID, true, nil
+		}
+	}
+	return res.ID, false, nil
+}
+
 // RemoveImage removes a local image by reference, and the layers only it
 // used; an image a container still uses is kept (the engine refuses), and
-// one already gone is no error.
+// one already gone is no error. An image named by its ID is removed only
+// when no tag names it any more: removing it by ID would take the tag (and
+// the image a person still uses by that tag) with it.
 func (e *Engine) RemoveImage(ctx context.Context, ref string) error {
+	if forge.IsImageID(ref) {
+		res, err := e.cli.Client().ImageInspect(ctx, ref)
+		if cerrdefs.IsNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("inspect image %s: %w", shortID(ref), classify(err))
+		}
+		if len(res.RepoTags) > 0 {
+			return nil
+		}
+	}
 	if _, err := e.cli.Client().ImageRemove(ctx, ref, client.ImageRemoveOptions{PruneChildren: true}); err != nil && !cerrdefs.IsNotFound(err) {
 		return fmt.Errorf("remove image %s: %w", ref, classify(err))
 	}

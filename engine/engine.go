@@ -260,6 +260,9 @@ func (e *Engine) Running(ctx context.Context, project string) (map[string]forge.
 // from: from a pinned reference directly, else from the image's repo digests
 // for the same repository.
 func (e *Engine) runningDigest(ctx context.Context, image, imageID string) (string, error) {
+	if forge.IsImageID(image) {
+		return "", nil // run by local image ID: no registry digest
+	}
 	named, err := reference.ParseNormalizedNamed(image)
 	if err != nil {
 		return "", nil // an image ID or a name compose did not write: no digest to speak of
@@ -291,13 +294,19 @@ func shortID(id string) string {
 	return id
 }
 
-// Up brings services up through the compose SDK, each pinned service with
-// its image set to the given repo@digest. Services whose configuration,
-// pinned image included, matches what runs are not recreated; services
-// outside pins are never recreated. With whole (a project's first deploy)
-// every service of the project is brought up; otherwise only the pinned
-// services, and what they depend on, left as they are.
-func (e *Engine) Up(ctx context.Context, ref forge.ProjectRef, pins map[string]string, whole bool) error {
+// Up brings the target services up through the compose SDK as `compose up
+// -d` would, each pinned service with its image set to pins[service] (a
+// repo@digest, or a local image ID). Compose recreates a service whose
+// configuration, image included, differs from what its container was
+// created with, keeps the anonymous volumes of a container it recreates, and
+// leaves the other services as they are. With whole (a project's first
+// deploy) every service of the project is brought up; otherwise only the
+// targets, and what they depend on, left as they are.
+//
+// It returns the targets whose configuration other than the image differs
+// from what their container was created with (config-hash label), so a
+// deploy can say why compose recreated them.
+func (e *Engine) Up(ctx context.Context, ref forge.ProjectRef, pins map[string]string, whole bool) (map[string]bool, error) {
 	targets := make([]string, 0, len(pins))
 	for svc := range pins {
 		targets = append(targets, svc)
@@ -309,21 +318,27 @@ func (e *Engine) Up(ctx context.Context, ref forge.ProjectRef, pins map[string]s
 	}
 	p, err := e.load(ctx, ref, narrow)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := e.tidyInterruptedRecreates(ctx, p.Name, targets); err != nil {
-		return fmt.Errorf("up %s: %w", ref.Name, err)
+		return nil, fmt.Errorf("up %s: %w", ref.Name, err)
 	}
-	for svc, pin := range pins {
+	current, err := e.serviceContainers(ctx, p.Name)
+	if err != nil {
+		return nil, fmt.Errorf("up %s: %w", ref.Name, err)
+	}
+	changed := map[string]bool{}
+	for _, svc := range targets {
 		s, ok := p.Services[svc]
 		if !ok {
-			return fmt.Errorf("up %s: no service %q in the compose model", ref.Name, svc)
+			return nil, fmt.Errorf("up %s: no service %q in the compose model", ref.Name, svc)
 		}
-		s.Image = pin
-		if s.PullPolicy == types.PullPolicyNever || s.PullPolicy == types.PullPolicyBuild {
-			s.PullPolicy = types.PullPolicyMissing
+		pinned, configChanged, err := e.pinService(ctx, p.Name, s, pins[svc], containerOf(current, svc))
+		if err != nil {
+			return nil, fmt.Errorf("up %s: %w", ref.Name, err)
 		}
-		p.Services[svc] = s
+		changed[svc] = configChanged
+		p.Services[svc] = pinned
 	}
 	err = e.compose.Up(ctx, p, api.UpOptions{
 		Create: api.CreateOptions{
@@ -332,13 +347,94 @@ func (e *Engine) Up(ctx context.Context, ref forge.ProjectRef, pins map[string]s
 			RecreateDependencies: api.RecreateNever,
 			IgnoreOrphans:        true,
 			QuietPull:            true,
+			// As compose up does unless --renew-anon-volumes: a recreated
+			// container keeps its predecessor's anonymous volumes (and their
+			// data).
+			Inherit: true,
 		},
 		Start: api.StartOptions{Project: p, Services: targets},
 	})
 	if err != nil {
-		return fmt.Errorf("up %s %s: %w", ref.Name, strings.Join(targets, ","), classify(err))
+		return changed, fmt.Errorf("up %s %s: %w", ref.Name, strings.Join(targets, ","), classify(err))
 	}
-	return nil
+	return changed, nil
+}
+
+// pinService returns s as compose is to bring it up with image pin, and
+// whether its configuration other than the image differs from what cur (its
+// container, nil when it has none) was created with.
+//
+// A container that runs the pinned image already, with an unchanged
+// configuration, keeps the image reference it was created with (a tag, say,
+// where forge would write repo@digest): compose then sees nothing to do, as
+// `compose up -d` would, instead of recreating it for the spelling.
+func (e *Engine) pinService(ctx context.Context, project string, s types.ServiceConfig, pin string, cur *container.Summary) (types.ServiceConfig, bool, error) {
+	pinned := s
+	pinned.Image = pin
+	pinned.Build = nil // built (or pulled) already: Up never builds
+	if pinned.PullPolicy == types.PullPolicyNever || pinned.PullPolicy == types.PullPolicyBuild {
+		pinned.PullPolicy = types.PullPolicyMissing
+	}
+	if cur == nil {
+		return pinned, false, nil
+	}
+	// The hash compose stamped on the container covers the image as it was
+	// written then: try the container's own reference, and the compose
+	// file's (a build-only service hashes without one).
+	kept, same := "", false
+	for _, image := range []string{cur.Image, s.Image} {
+		as := s
+		as.Image = image
+		if h, err := compose.ServiceHash(as); err == nil && h == cur.Labels[api.ConfigHashLabel] {
+			kept, same = image, true
+			break
+		}
+	}
+	if !same {
+		return pinned, true, nil
+	}
+	if kept == pin {
+		return pinned, false, nil
+	}
+	// Only when both references name the very image the container runs.
+	pinID, err := e.ImageID(ctx, pin)
+	if err != nil {
+		return pinned, false, err
+	}
+	named := types.ServiceConfig{Name: s.Name}
+	named.Image = kept
+	keptID, err := e.ImageID(ctx, api.GetImageNameOrDefault(named, project))
+	if err != nil {
+		return pinned, false, err
+	}
+	if pinID == "" || pinID != cur.ImageID || keptID != cur.ImageID {
+		return pinned, false, nil
+	}
+	if kept == "" {
+		return s, false, nil // a build-only service, as compose named its image
+	}
+	unchanged := pinned
+	unchanged.Image = kept
+	return unchanged, false, nil
+}
+
+// containerOf returns a service's container among a project's, preferring
+// a running one; nil when it has none.
+func containerOf(items []container.Summary, service string) *container.Summary {
+	var found *container.Summary
+	for i := range items {
+		c := &items[i]
+		if c.Labels[forge.ComposeServiceLabel] != service {
+			continue
+		}
+		if c.State == container.StateRunning {
+			return c
+		}
+		if found == nil {
+			found = c
+		}
+	}
+	return found
 }
 
 // progressLog turns compose progress events into debug log lines.

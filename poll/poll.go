@@ -110,7 +110,7 @@ func (p *Poller) Sync(ctx context.Context, c *cron.Cron) {
 		}
 		for _, s := range proj.Services {
 			spec := s.Labels[forge.LabelPoll]
-			if spec == "" || !s.Enabled() {
+			if spec == "" || !s.Enabled() || s.Build != nil {
 				continue
 			}
 			key := proj.Ref.Name + "/" + s.Name
