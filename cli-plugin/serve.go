@@ -91,7 +91,7 @@ Endpoints: /healthz, /metrics (Prometheus), /hooks/{provider}; the JSON API
 	f.DurationVar(&o.settle, "settle", dispatch.DefaultSettle, "how long a service without a healthcheck must stay running to pass the health gate (forge.settle)")
 	f.IntVar(&o.maxQueued, "max-queued", 1024, "projects that may wait for a deploy at once; past it webhooks are answered 503")
 	f.StringVar(&o.pollRefresh, "poll-refresh", poll.DefaultRefresh, "how often to re-read which services carry a forge.poll schedule (a cron spec)")
-	f.IntVar(&o.keepImages, "keep-images", dispatch.DefaultKeepImages, "git deploys per project whose built images are kept; older ones are removed (a rollback to them builds again)")
+	f.IntVar(&o.keepImages, "keep-images", dispatch.DefaultKeepImages, "deploys per project whose built images are kept (git builds, deploy --build); older ones are removed (a git rollback to them builds again)")
 	f.StringVar(&o.statsSchedule, "stats-schedule", collector.DefaultSchedule, `when to sample every compose container's CPU, memory, network and I/O (a cron spec such as "@every 30s" or "*/1 * * * *"; "off" disables it)`)
 	f.DurationVar(&o.statsRetention.Raw, "stats-keep-raw", collector.DefaultRetention.Raw, "how long stats samples are kept")
 	f.DurationVar(&o.statsRetention.Minute, "stats-keep-minute", collector.DefaultRetention.Minute, "how long 1-minute stats rollups (average and max) are kept")

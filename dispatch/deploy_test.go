@@ -366,3 +366,29 @@ func TestDeployOneAtATimePerProject(t *testing.T) {
 		}
 	}
 }
+
+// TestOldLocalBuildsArePruned: the images earlier --build deploys left
+// behind (their tag moved on) are removed once more than --keep-images
+// newer successful deploys ran other images; the ones kept deploys can roll
+// back to stay.
+func TestOldLocalBuildsArePruned(t *testing.T) {
+	e := newEnvConfig(t, Config{KeepImages: 2})
+	app := forge.Service{Name: "app", Image: "shop-app", Build: &forge.ServiceBuild{Context: "/srv/shop/app"}}
+	e.eng.addProject("shop", app)
+	ref := forge.ProjectRef{Name: "shop", WorkingDir: "/srv/shop", ConfigFiles: []string{"/srv/shop/compose.yaml"}}
+	var ids []string
+	for range 4 {
+		dep, err := e.d.Deploy(t.Context(), Request{Ref: ref, Build: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, _ := dep.Service("app")
+		ids = append(ids, s.Digest)
+	}
+	for i, id := range ids {
+		got, _ := e.eng.ImageID(t.Context(), id)
+		if kept := i >= len(ids)-2; (got != "") != kept {
+			t.Errorf("build %d (%s): on the engine %v, want %v (keep the newest 2)", i+1, id, got != "", kept)
+		}
+	}
+}

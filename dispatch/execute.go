@@ -155,7 +155,7 @@ func (d *Dispatcher) converge(ctx context.Context, j *job) (string, error) {
 		if err != nil {
 			sd.Previous = before[name].Digest
 			dep.Services = append(dep.Services, sd)
-			return reason, fmt.Errorf("service %s: %w", name, err)
+			return serviceReason(name, image, reason), fmt.Errorf("service %s: %w", name, err)
 		}
 		sd.Pinned, sd.Local = t.ref, t.local
 		if t.build != "" {
@@ -226,6 +226,19 @@ func (d *Dispatcher) converge(ctx context.Context, j *job) (string, error) {
 	return "", nil
 }
 
+// serviceReason names the service (and its image) a generic reason is
+// about, so a deploy of many services says which one failed; an engine
+// that is down concerns them all.
+func serviceReason(service, image, reason string) string {
+	if reason == reasonEngine {
+		return reason
+	}
+	if image == "" {
+		return fmt.Sprintf("service %s: %s", service, reason)
+	}
+	return fmt.Sprintf("service %s (%s): %s", service, image, reason)
+}
+
 // gateFailure is a deploy whose services did not come up healthy.
 type gateFailure struct {
 	project forge.Project
@@ -282,7 +295,7 @@ func (d *Dispatcher) autoRollback(ctx context.Context, j *job, failed *forge.Dep
 			digest = s.Previous
 		}
 		if digest != "" {
-			rb.services[s.Service] = want{digest: digest}
+			rb.services[s.Service] = want{digest: digest, local: s.ByImageID(), image: s.Image}
 			rb.deploy.RollbackOf = max(rb.deploy.RollbackOf, of)
 		}
 	}

@@ -43,7 +43,7 @@ func TestDeployFailureRecordsGenericReason(t *testing.T) {
 			setup: func(e *env) {
 				e.eng.failResolve(repo+":live", errors.New("dial tcp reg.example:443: connect: connection refused"))
 			},
-			reason: reasonResolve,
+			reason: "service web (" + repo + ":live): " + reasonResolveNoLocal,
 		},
 		{
 			name:   "resolve fails because the engine is down",

@@ -226,6 +226,9 @@ func (f *fakeEngine) Health(_ context.Context, project string) (map[string]forge
 		if set, ok := f.healthOf[r.Digest]; ok {
 			h = set
 		}
+		if set, ok := f.healthOf[r.ImageID]; ok && r.ImageID != "" {
+			h = set
+		}
 		out[svc] = h
 	}
 	return out, nil

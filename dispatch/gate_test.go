@@ -1,6 +1,7 @@
 package dispatch
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -196,5 +197,34 @@ func TestExitedDependentIsNotGated(t *testing.T) {
 	d, err := e.d.Deploy(t.Context(), Request{Ref: forge.ProjectRef{Name: "shop"}, Services: []string{"web"}})
 	if err != nil || d.Status != forge.StatusSucceeded {
 		t.Fatalf("deploy = %+v, %v; an exited one-shot dependent must not fail the gate", d, err)
+	}
+}
+
+// TestUnhealthyBuildRollsBackToTheImageBefore: a rebuilt local image that
+// fails its gate returns to the image ID it replaced, not to a registry
+// digest of that ID.
+func TestUnhealthyBuildRollsBackToTheImageBefore(t *testing.T) {
+	e := newEnvConfig(t, Config{HealthTimeout: 2 * time.Second, Settle: 10 * time.Millisecond})
+	app := forge.Service{Name: "app", Image: "shop-app", Build: &forge.ServiceBuild{Context: "/srv/shop/app"},
+		Labels: map[string]string{forge.LabelRollback: "auto"}}
+	e.eng.addProject("shop", app)
+	ref := forge.ProjectRef{Name: "shop", WorkingDir: "/srv/shop", ConfigFiles: []string{"/srv/shop/compose.yaml"}}
+	first, err := e.d.Deploy(t.Context(), Request{Ref: ref})
+	if err != nil {
+		t.Fatal(err)
+	}
+	good, _ := first.Service("app")
+	// The next build's image (the fake numbers them) starts unhealthy.
+	e.eng.healthOf = map[string]forge.Health{dg(fmt.Sprintf("img%d", e.eng.nextID+1)): unhealthy}
+	d, err := e.d.Deploy(t.Context(), Request{Ref: ref, Build: true})
+	if err == nil || d.RevertedBy == 0 {
+		t.Fatalf("deploy of an unhealthy build = %+v, %v; want failed and rolled back", d, err)
+	}
+	rb, err := e.led.Get(d.RevertedBy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := rb.Service("app"); rb.Status != forge.StatusSucceeded || s.Digest != good.Digest || s.Pinned != good.Digest || !s.Local {
+		t.Fatalf("rollback = %+v, app %+v; want back on the local image %s", rb, s, good.Digest)
 	}
 }

@@ -19,6 +19,10 @@ type target struct {
 	build string
 }
 
+// reasonResolveNoLocal is reasonResolve for an image the engine has no
+// copy of either: pulled never, built or imported never.
+const reasonResolveNoLocal = reasonResolve + ", and the engine has no image by that name"
+
 // reasonLocalGone is recorded when a local image to return to is gone.
 const reasonLocalGone = "local image %s%s is no longer on the engine: build or load it again (docker build, docker load), then retry"
 
@@ -67,6 +71,9 @@ func (d *Dispatcher) pinService(ctx context.Context, project string, s forge.Ser
 		return target{ref: id, local: true}, "", nil
 	}
 	ref, reason, err := d.pin(ctx, image, w)
+	if reason == reasonResolve && id == "" {
+		reason = reasonResolveNoLocal
+	}
 	return target{ref: ref}, reason, err
 }
 
@@ -107,7 +114,10 @@ func (d *Dispatcher) removeOldImages(ctx context.Context, dep forge.Deploy, hist
 	}
 	keep := map[string]bool{}
 	kept := 0
-	for _, h := range append([]forge.Deploy{dep}, hist...) {
+	for i, h := range append([]forge.Deploy{dep}, hist...) {
+		if i > 0 && h.ID == dep.ID {
+			continue // dep's own record, read while it runs
+		}
 		if h.Status != forge.StatusSucceeded && h.ID != dep.ID || git && h.Commit == "" {
 			continue
 		}

@@ -88,10 +88,17 @@ func lockedDeploy(project string, id uint64, hist []forge.Deploy) (forge.Deploy,
 		}
 	}
 	if id == 0 {
-		return forge.Deploy{}, fmt.Errorf("lock %s: no successful deploy is recorded: %w", project, ledger.ErrNotFound)
+		return forge.Deploy{}, fmt.Errorf("lock %s: %w", project, notRecorded("no successful deploy is recorded"))
 	}
-	return forge.Deploy{}, fmt.Errorf("lock %s: no deploy %d of %s is recorded: %w", project, id, project, ledger.ErrNotFound)
+	return forge.Deploy{}, fmt.Errorf("lock %s: %w", project, notRecorded(fmt.Sprintf("no deploy %d of %s is recorded (see docker forge history %s)", id, project, project)))
 }
+
+// notRecorded is ledger.ErrNotFound in words for the person who asked: it
+// matches it (a 404 from the API), without the package's own prefix.
+type notRecorded string
+
+func (e notRecorded) Error() string        { return string(e) }
+func (e notRecorded) Is(target error) bool { return target == ledger.ErrNotFound }
 
 // lockedService is what service ran after the newest successful deploy in
 // hist (newest first) up to id that recorded it.

@@ -306,7 +306,7 @@ func deployedBy(hist []forge.Deploy, service, digest string) uint64 {
 func (d *Dispatcher) rollbackTo(req RollbackRequest) (forge.Deploy, error) {
 	t, err := d.led.Get(req.To)
 	if errors.Is(err, ledger.ErrNotFound) {
-		return forge.Deploy{}, fmt.Errorf("rollback %s: no deploy %d is recorded (see docker forge history %s): %w", req.Project, req.To, req.Project, ledger.ErrNotFound)
+		return forge.Deploy{}, fmt.Errorf("rollback %s: %w", req.Project, notRecorded(fmt.Sprintf("no deploy %d is recorded (see docker forge history %s)", req.To, req.Project)))
 	}
 	if err != nil {
 		return forge.Deploy{}, fmt.Errorf("rollback %s: %w", req.Project, err)

@@ -69,12 +69,12 @@ func TestDeployFaultsRecordFailures(t *testing.T) {
 		{
 			name:    "registry does not answer",
 			compose: "services:\n  web:\n    image: " + deadAddr + "/nothing/app:live\n    labels: {forge.enable: \"true\"}\n",
-			wantErr: "image tag could not be resolved in the registry",
+			wantErr: "service web (" + deadAddr + "/nothing/app:live): image tag could not be resolved in the registry, and the engine has no image by that name",
 		},
 		{
 			name:    "tag the registry does not have",
 			compose: "services:\n  web:\n    image: " + regAddr + "/nothing/app:missing\n    labels: {forge.enable: \"true\"}\n",
-			wantErr: "image tag could not be resolved in the registry",
+			wantErr: "service web (" + regAddr + "/nothing/app:missing): image tag could not be resolved in the registry, and the engine has no image by that name",
 		},
 		{
 			name:    "compose file does not load",

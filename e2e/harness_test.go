@@ -23,6 +23,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -110,7 +111,10 @@ func newEnv(t testing.TB, registry string) *env {
 	// images are gone.
 	t.Cleanup(func() {
 		if len(e.images) > 0 {
-			_, _ = e.tryDocker(append([]string{"rmi", "-f"}, e.images...)...)
+			// Newest first: an image built FROM an older one goes before it.
+			imgs := slices.Clone(e.images)
+			slices.Reverse(imgs)
+			_, _ = e.tryDocker(append([]string{"rmi", "-f"}, imgs...)...)
 		}
 	})
 	plugins := filepath.Join(e.dockerCfg, "cli-plugins")
@@ -391,14 +395,19 @@ func (e *env) container(project, service string) container {
 	return c
 }
 
-// cleanupProject removes every container and network of a compose project.
+// cleanupProject removes every container, network and volume of a compose
+// project (anonymous volumes with their containers).
 func (e *env) cleanupProject(project string) {
 	e.t.Cleanup(func() {
-		ids := strings.Fields(e.docker("ps", "-aq", "--filter", "label="+forge.ComposeProjectLabel+"="+project))
+		label := "label=" + forge.ComposeProjectLabel + "=" + project
+		ids := strings.Fields(e.docker("ps", "-aq", "--filter", label))
 		if len(ids) > 0 {
-			_, _ = e.tryDocker(append([]string{"rm", "-f"}, ids...)...)
+			_, _ = e.tryDocker(append([]string{"rm", "-fv"}, ids...)...)
 		}
 		_, _ = e.tryDocker("network", "rm", project+"_default")
+		if vols := strings.Fields(e.docker("volume", "ls", "-q", "--filter", label)); len(vols) > 0 {
+			_, _ = e.tryDocker(append([]string{"volume", "rm", "-f"}, vols...)...)
+		}
 	})
 }
 

@@ -290,6 +290,8 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request, name string, key
 			"tag", e.Tag, "ref", e.Ref, "digest", e.Digest, "commit", e.Commit, "delivery", e.Delivery)
 	}
 	if len(queued) == 0 {
+		// "Why did my push not deploy?" is answered in the log too.
+		s.log.Info("webhook: nothing to deploy", "provider", name, "reason", printable(ignored, 512))
 		return http.StatusOK, WriteJSON(w, http.StatusOK, answer{Events: events, Deploys: []forge.QueuedDeploy{}, Ignored: ignored})
 	}
 	return http.StatusAccepted, WriteJSON(w, http.StatusAccepted, answer{Events: events, Deploys: queued})
