@@ -1,8 +1,10 @@
 package cliplugin
 
 import (
+	"cmp"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/docker/cli/cli/command"
@@ -45,6 +47,18 @@ func writeProjects(w io.Writer, ps []api.ProjectStatus) error {
 		last := "-"
 		if d := p.LastDeploy; d != nil {
 			last = fmt.Sprintf("%d %s %s", d.ID, d.Reason, d.Status)
+			if !d.Status.Final() {
+				// What a deploy still running or queued moves each service to.
+				var to []string
+				for _, s := range d.Services {
+					if t := cmp.Or(s.Target(), s.Requested); t != "" {
+						to = append(to, s.Service+" → "+short(t))
+					}
+				}
+				if len(to) > 0 {
+					last += ": " + strings.Join(to, ", ")
+				}
+			}
 		}
 		if p.Attention != "" {
 			last += " (NEEDS ATTENTION: " + p.Attention + ")"

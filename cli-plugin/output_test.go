@@ -134,7 +134,12 @@ func TestWriteHistoryLocalTime(t *testing.T) {
 func TestWriteProjectsGolden(t *testing.T) {
 	last := fixedDeploy(40)
 	failed := fixedDeploy(36)
+	running := fixedDeploy(44)
 	ps := []api.ProjectStatus{
+		{
+			Name: "busy", WorkingDir: "/srv/busy", LastDeploy: &running,
+			Services: []api.ServiceStatus{{Name: "web", Image: "ghcr.io/acme/web:1", Digest: digest('a'), State: "running"}},
+		},
 		{
 			Name: "broken", WorkingDir: "/srv/broken", Services: []api.ServiceStatus{},
 			Error: "compose project could not be loaded", LastDeploy: &failed,
