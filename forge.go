@@ -14,6 +14,9 @@ import (
 // reached; the engine wraps it, the dispatcher and the API classify by it.
 var ErrEngineUnavailable = errors.New("docker engine unreachable")
 
+// ErrNoContainer marks a service that has no container (to read logs of).
+var ErrNoContainer = errors.New("service has no container")
+
 // Version is the docker-forge release, set at build time with
 // -ldflags "-X github.com/docker-forge/docker-forge.Version=…".
 var Version = "0.1.0-dev"

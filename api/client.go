@@ -68,20 +68,26 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		var e BusyAnswer
-		_ = json.NewDecoder(resp.Body).Decode(&e)
-		if e.Busy != nil && resp.StatusCode == http.StatusConflict {
-			return e.Busy
-		}
-		if e.Error == "" {
-			e.Error = resp.Status
-		}
-		return &RemoteError{Status: resp.StatusCode, Message: e.Error}
+		return remoteError(resp)
 	}
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
 		return fmt.Errorf("daemon: decode answer: %w", err)
 	}
 	return nil
+}
+
+// remoteError reads the daemon's error answer: a *dispatch.BusyError for a
+// busy project, a *RemoteError otherwise.
+func remoteError(resp *http.Response) error {
+	var e BusyAnswer
+	_ = json.NewDecoder(resp.Body).Decode(&e)
+	if e.Busy != nil && resp.StatusCode == http.StatusConflict {
+		return e.Busy
+	}
+	if e.Error == "" {
+		e.Error = resp.Status
+	}
+	return &RemoteError{Status: resp.StatusCode, Message: e.Error}
 }
 
 // RemoteError is an error the daemon answered with.

@@ -18,6 +18,7 @@ import (
 
 	"github.com/docker-forge/docker-forge"
 	"github.com/docker-forge/docker-forge/api"
+	"github.com/docker-forge/docker-forge/auth"
 	"github.com/docker-forge/docker-forge/dispatch"
 	"github.com/docker-forge/docker-forge/ledger"
 )
@@ -47,7 +48,7 @@ func startDaemon(t *testing.T, b api.Backend) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: newRouter(b, ""), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: newRouter(b, nil), ReadHeaderTimeout: 10 * time.Second}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -433,7 +434,7 @@ func TestDialHealthz(t *testing.T) {
 		asked = append(asked, req.Method+" "+req.URL.Path)
 		w.WriteHeader(http.StatusOK)
 	})
-	api.Register(r, &fakeBackend{}, "", slog.New(slog.DiscardHandler))
+	api.Register(r, &fakeBackend{}, auth.Trusted{}, slog.New(slog.DiscardHandler))
 	serveUnix(t, sock, r)
 	if _, err := api.Dial(t.Context(), sock); err != nil {
 		t.Fatalf("Dial: %v", err)

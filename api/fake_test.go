@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"io"
 	"sync"
 
 	"github.com/docker-forge/docker-forge"
@@ -31,6 +32,10 @@ type fakeBackend struct {
 	systemErr   error
 	lock        dispatch.Lock
 	lockErr     error
+	logs        string
+	tokenList   []forge.Token
+	newToken    api.NewToken
+	tokenErr    error
 	// gate, when set, holds Deploy and Rollback until it is closed; entered
 	// then receives the context each started with.
 	gate    chan struct{}
@@ -43,6 +48,9 @@ type fakeBackend struct {
 	listed    int
 	statsQs   []api.StatsQuery
 	locks     []lockCall
+	logCalls  int
+	systems   int
+	tokenOps  []string
 	topCalls  []topCall
 	// ctxErrs is the state of each deploy's and rollback's context when it
 	// finished.
@@ -118,7 +126,36 @@ func (f *fakeBackend) Projects(context.Context) ([]api.ProjectStatus, error) {
 func (f *fakeBackend) calls() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return len(f.deploys) + len(f.rollbacks) + len(f.histories) + f.listed
+	return len(f.deploys) + len(f.rollbacks) + len(f.histories) + f.listed + len(f.locks) + f.logCalls + len(f.tokenOps) + len(f.statsQs) + len(f.topCalls) + f.systems
+}
+
+func (f *fakeBackend) Logs(_ context.Context, project, service string, tail int, follow bool, w io.Writer) error {
+	f.mu.Lock()
+	f.logCalls++
+	f.mu.Unlock()
+	_, err := io.WriteString(w, f.logs)
+	return err
+}
+
+func (f *fakeBackend) Tokens(context.Context) ([]forge.Token, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.tokenOps = append(f.tokenOps, "list")
+	return f.tokenList, f.tokenErr
+}
+
+func (f *fakeBackend) CreateToken(_ context.Context, name string, role forge.Role) (api.NewToken, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.tokenOps = append(f.tokenOps, "create "+name+" "+string(role))
+	return f.newToken, f.tokenErr
+}
+
+func (f *fakeBackend) RevokeToken(_ context.Context, name string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.tokenOps = append(f.tokenOps, "revoke "+name)
+	return f.tokenErr
 }
 
 func (f *fakeBackend) Stats(_ context.Context, q api.StatsQuery) ([]forge.StatSeries, error) {
@@ -136,5 +173,8 @@ func (f *fakeBackend) Top(_ context.Context, by string, limit int) ([]forge.TopE
 }
 
 func (f *fakeBackend) System(context.Context) (forge.HostStats, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.systems++
 	return f.system, f.systemErr
 }

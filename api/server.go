@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"io"
@@ -56,14 +55,16 @@ type DeployAnswer struct {
 	Deploy forge.Deploy `json:"deploy"`
 }
 
-// Register adds the API routes to r. When token is not empty every request
-// must carry "Authorization: Bearer <token>" (the TCP listener, with the API
-// token, never the webhook secret that registries hold); the unix socket
-// passes an empty token.
+// Register adds the API routes to r. Every request is resolved to a
+// principal by az first: on the unix socket auth.Trusted (permissions are
+// the auth, as with the Docker socket), on the TCP listener the tokens and
+// browser sessions of an auth.Authenticator. Viewers read; deploys,
+// rollbacks and tokens need an admin (403 otherwise); a viewer's top
+// answers carry no container IDs.
 //
 // Deploys and rollbacks run on detach's context: one that the caller going
 // away does not end, but the daemon's shutdown does (see WithDetach).
-func Register(r *mux.Router, b Backend, token string, log *slog.Logger, opts ...Option) {
+func Register(r *mux.Router, b Backend, az Authorizer, log *slog.Logger, opts ...Option) {
 	h := &handlers{b: b, log: log, detach: func(ctx context.Context) (context.Context, context.CancelFunc) {
 		return context.WithCancel(context.WithoutCancel(ctx))
 	}}
@@ -71,25 +72,16 @@ func Register(r *mux.Router, b Backend, token string, log *slog.Logger, opts ...
 		o(h)
 	}
 	sub := r.PathPrefix("/api/").Subrouter()
-	if token != "" {
-		sub.Use(func(next http.Handler) http.Handler {
-			return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-				got := []byte(req.Header.Get("Authorization"))
-				if subtle.ConstantTimeCompare(got, []byte("Bearer "+token)) != 1 {
-					webhook.Handler(func(http.ResponseWriter, *http.Request) error {
-						return webhook.Errorf(http.StatusUnauthorized, "missing or bad bearer token")
-					}).ServeHTTP(w, req)
-					return
-				}
-				next.ServeHTTP(w, req)
-			})
-		})
-	}
+	sub.Use(func(next http.Handler) http.Handler { return Authenticate(az, next) })
 	sub.Handle("/projects", webhook.Handler(h.projects)).Methods(http.MethodGet)
 	sub.Handle("/projects/{name}/history", webhook.Handler(h.history)).Methods(http.MethodGet)
-	sub.Handle("/projects/{name}/deploy", webhook.Handler(h.deploy)).Methods(http.MethodPost)
-	sub.Handle("/projects/{name}/rollback", webhook.Handler(h.rollback)).Methods(http.MethodPost)
+	sub.Handle("/projects/{name}/deploy", admin(h.deploy)).Methods(http.MethodPost)
+	sub.Handle("/projects/{name}/rollback", admin(h.rollback)).Methods(http.MethodPost)
 	sub.Handle("/projects/{name}/lock", webhook.Handler(h.lock)).Methods(http.MethodGet)
+	sub.Handle("/projects/{name}/logs", webhook.Handler(h.logs)).Methods(http.MethodGet)
+	sub.Handle("/tokens", admin(h.tokens)).Methods(http.MethodGet)
+	sub.Handle("/tokens", admin(h.createToken)).Methods(http.MethodPost)
+	sub.Handle("/tokens/{name}", admin(h.revokeToken)).Methods(http.MethodDelete)
 	h.registerStats(sub)
 }
 
@@ -97,10 +89,18 @@ type handlers struct {
 	b      Backend
 	log    *slog.Logger
 	detach func(context.Context) (context.Context, context.CancelFunc)
+	// viewerLogs lets viewers read containers' logs (serve --viewer-logs);
+	// logs can carry secrets, so by default only admins do.
+	viewerLogs bool
 }
 
 // Option tunes Register.
 type Option func(*handlers)
+
+// WithViewerLogs lets viewers read containers' logs.
+func WithViewerLogs(on bool) Option {
+	return func(h *handlers) { h.viewerLogs = on }
+}
 
 // WithDetach sets how a deploy's context is made from its request's: the
 // daemon passes one that outlives the request and ends with its shutdown.
@@ -201,7 +201,12 @@ func (h *handlers) deployAnswer(w http.ResponseWriter, d forge.Deploy, err error
 }
 
 func (h *handlers) fail(err error) error {
+	if status, ok := tokenErrorStatus(err); ok {
+		return webhook.Errorf(status, "%v", err)
+	}
 	switch {
+	case errors.Is(err, forge.ErrNoContainer):
+		return webhook.Errorf(http.StatusNotFound, "%v", err)
 	case errors.Is(err, dispatch.ErrUnknownProject), errors.Is(err, ledger.ErrNotFound):
 		return webhook.Errorf(http.StatusNotFound, "%v", err)
 	case errors.Is(err, collector.ErrBadQuery):

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"time"
 
@@ -34,6 +35,14 @@ type Backend interface {
 	// Lock is the project's images as of a successful deploy (0: the
 	// newest), for a compose override that reproduces it.
 	Lock(ctx context.Context, project string, deploy uint64) (dispatch.Lock, error)
+	// Logs writes the last tail lines of a service's logs to w; with
+	// follow, the new ones too until ctx ends.
+	Logs(ctx context.Context, project, service string, tail int, follow bool, w io.Writer) error
+	// Tokens lists the API tokens, CreateToken makes one (its secret is in
+	// the answer, and nowhere else), RevokeToken deletes one.
+	Tokens(ctx context.Context) ([]forge.Token, error)
+	CreateToken(ctx context.Context, name string, role forge.Role) (NewToken, error)
+	RevokeToken(ctx context.Context, name string) error
 }
 
 // StatsQuery asks for stats history. Window is a Go duration ("" is 2h).
@@ -43,7 +52,8 @@ type StatsQuery struct {
 	Window  string
 }
 
-// ProjectStatus is one line of `docker forge ls`.
+// ProjectStatus is a project in `docker forge ls`: every service of it,
+// with what it runs and whether pushes move it.
 type ProjectStatus struct {
 	Name       string          `json:"name"`
 	WorkingDir string          `json:"working_dir,omitempty"`
@@ -55,12 +65,18 @@ type ProjectStatus struct {
 	Error string `json:"error,omitempty"`
 }
 
-// ServiceStatus is a forge-enabled service and what it runs.
+// ServiceStatus is a service and what it runs.
 type ServiceStatus struct {
 	Name   string `json:"name"`
 	Image  string `json:"image"`
 	Digest string `json:"digest,omitempty"`
-	State  string `json:"state,omitempty"`
+	// ImageID is the local image the container runs (what a service pinned
+	// by image ID is known by).
+	ImageID string `json:"image_id,omitempty"`
+	State   string `json:"state,omitempty"`
+	// Enabled reports whether the service carries forge.enable=true, that
+	// is whether pushes and polls move it.
+	Enabled bool `json:"forge_enabled"`
 }
 
 // projectLister is the part of the engine that `ls` reads.
@@ -82,6 +98,7 @@ type Local struct {
 	Engine     interface {
 		projectLister
 		hostReader
+		logReader
 	}
 	// Now is the clock for stats windows; nil means time.Now.
 	Now func() time.Time
@@ -153,15 +170,14 @@ func (l *Local) Projects(ctx context.Context) ([]ProjectStatus, error) {
 		if err != nil {
 			st.Error = "could not read the project's containers"
 		}
+		enabled := false
 		for _, s := range p.Services {
-			if !s.Enabled() {
-				continue
-			}
 			r := running[s.Name]
-			st.Services = append(st.Services, ServiceStatus{Name: s.Name, Image: s.Image, Digest: r.Digest, State: r.State})
+			st.Services = append(st.Services, ServiceStatus{Name: s.Name, Image: s.Image, Digest: r.Digest, ImageID: r.ImageID, State: r.State, Enabled: s.Enabled()})
+			enabled = enabled || s.Enabled()
 		}
-		if len(st.Services) == 0 && st.LastDeploy == nil {
-			continue // not a forge project
+		if !enabled && st.LastDeploy == nil {
+			continue // not a forge project: none of it follows pushes, forge never deployed it
 		}
 		out = append(out, st)
 	}

@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"io"
 	"context"
 	"encoding/json"
 	"errors"
@@ -37,6 +38,11 @@ type fakeLister struct {
 }
 
 func (f *fakeLister) Host(context.Context) (forge.HostStats, error) { return f.host, f.hostErr }
+
+func (f *fakeLister) Logs(_ context.Context, project, service string, _ int, _ bool, w io.Writer) error {
+	_, err := fmt.Fprintf(w, "%s/%s: hello\n", project, service)
+	return err
+}
 
 func (f *fakeLister) Projects(context.Context) ([]forge.ProjectRef, error) {
 	return append([]forge.ProjectRef(nil), f.refs...), f.refsErr
@@ -150,7 +156,7 @@ func TestLocalProjects(t *testing.T) {
 	want := []api.ProjectStatus{
 		{
 			Name: "archive", WorkingDir: "/srv/archive", LastDeploy: &archiveDeploys[0],
-			Services: []api.ServiceStatus{{Name: "app", Image: "127.0.0.1:5000/app:latest"}},
+			Services: []api.ServiceStatus{{Name: "app", Image: "127.0.0.1:5000/app:latest", Enabled: true}},
 		},
 		{
 			Name: "broken", WorkingDir: "/srv/broken", LastDeploy: &brokenDeploys[0],
@@ -160,17 +166,19 @@ func TestLocalProjects(t *testing.T) {
 			Name: "fresh", WorkingDir: "/srv/fresh",
 			Services: []api.ServiceStatus{}, Error: "compose project could not be loaded",
 		},
-		{Name: "legacy", WorkingDir: "/srv/legacy", LastDeploy: &legacyDeploys[0], Services: []api.ServiceStatus{}},
+		{Name: "legacy", WorkingDir: "/srv/legacy", LastDeploy: &legacyDeploys[0], Services: []api.ServiceStatus{{Name: "app", Image: "legacy:1"}}},
 		{
 			Name: "shop", WorkingDir: "/srv/shop", LastDeploy: &shopDeploys[1],
 			Services: []api.ServiceStatus{
-				{Name: "web", Image: "ghcr.io/acme/web:1", Digest: digest('b'), State: "running"},
-				{Name: "worker", Image: "ghcr.io/acme/worker:1"},
+				{Name: "web", Image: "ghcr.io/acme/web:1", Digest: digest('b'), State: "running", Enabled: true},
+				{Name: "db", Image: "postgres:17", Digest: digest('d'), State: "running"},
+				{Name: "worker", Image: "ghcr.io/acme/worker:1", Enabled: true},
+				{Name: "cache", Image: "redis:8", State: "exited"},
 			},
 		},
 		{
 			Name: "zeta", WorkingDir: "/srv/zeta", Error: "could not read the project's containers",
-			Services: []api.ServiceStatus{{Name: "api", Image: "ghcr.io/acme/api:2"}},
+			Services: []api.ServiceStatus{{Name: "api", Image: "ghcr.io/acme/api:2", Enabled: true}},
 		},
 	}
 	if !reflect.DeepEqual(got, want) {

@@ -34,7 +34,7 @@ func TestStatsRoutes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			b := &fakeBackend{stats: series, statsErr: tt.err}
-			a := do(t, newRouter(b, ""), http.MethodGet, tt.target, "", nil)
+			a := do(t, newRouter(b, nil), http.MethodGet, tt.target, "", nil)
 			if a.status != tt.wantStatus {
 				t.Fatalf("status %d, want %d; body %s", a.status, tt.wantStatus, a.body)
 			}
@@ -58,7 +58,7 @@ func TestStatsRoutes(t *testing.T) {
 func TestSystemRoutes(t *testing.T) {
 	host := forge.HostStats{EngineVersion: "20.10.24", CPUs: 2, Memory: 8 << 30, ContainersRunning: 3, Images: 4}
 	b := &fakeBackend{system: host, top: []forge.TopEntry{{Name: "shop/web", CPU: 99}}}
-	r := newRouter(b, "")
+	r := newRouter(b, nil)
 	a := do(t, r, http.MethodGet, "/api/system/stats", "", nil)
 	var got forge.HostStats
 	if a.status != http.StatusOK || json.Unmarshal(a.body, &got) != nil || got != host {
@@ -102,7 +102,7 @@ func TestLocalStatsKnownAndUnknown(t *testing.T) {
 		t.Fatal(err)
 	}
 	eng := &fakeLister{refs: []forge.ProjectRef{{Name: "running"}}, hostErr: fmt.Errorf("info: %w", forge.ErrEngineUnavailable)}
-	r := newRouter(&api.Local{Ledger: led, Engine: eng, Now: func() time.Time { return now }}, "")
+	r := newRouter(&api.Local{Ledger: led, Engine: eng, Now: func() time.Time { return now }}, nil)
 	for _, tt := range []struct {
 		target string
 		status int

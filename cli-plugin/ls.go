@@ -18,7 +18,7 @@ func newLsCommand(dockerCli command.Cli, g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "ls [OPTIONS]",
 		Aliases: []string{"list"},
-		Short:   "List projects, their forge-enabled services, the digest each runs, and the last deploy",
+		Short:   "List projects, their services (and which follow pushes), the digest each runs, and the last deploy",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			b, done, err := g.open(cmd.Context(), dockerCli)
@@ -42,7 +42,7 @@ func newLsCommand(dockerCli command.Cli, g *globalOptions) *cobra.Command {
 
 func writeProjects(w io.Writer, ps []api.ProjectStatus) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "PROJECT\tSERVICE\tIMAGE\tDIGEST\tSTATE\tLAST DEPLOY")
+	fmt.Fprintln(tw, "PROJECT\tSERVICE\tPUSHES\tIMAGE\tDIGEST\tSTATE\tLAST DEPLOY")
 	for _, p := range ps {
 		last := "-"
 		if d := p.LastDeploy; d != nil {
@@ -64,18 +64,25 @@ func writeProjects(w io.Writer, ps []api.ProjectStatus) error {
 			last += " (NEEDS ATTENTION: " + p.Attention + ")"
 		}
 		if p.Error != "" {
-			fmt.Fprintf(tw, "%s\t-\t-\t-\t%s\t%s\n", p.Name, p.Error, last)
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t%s\t%s\n", p.Name, p.Error, last)
 			continue
 		}
 		if len(p.Services) == 0 {
-			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t%s\n", p.Name, last)
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t%s\n", p.Name, last)
 		}
 		for _, s := range p.Services {
 			state := s.State
 			if state == "" {
 				state = "not created"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", p.Name, s.Name, s.Image, short(s.Digest), state, last)
+			follows, digest := "-", s.Digest
+			if s.Enabled {
+				follows = "follows"
+			}
+			if digest == "" {
+				digest = s.ImageID // a local image
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.Name, s.Name, follows, s.Image, short(digest), state, last)
 		}
 	}
 	return tw.Flush()

@@ -138,7 +138,7 @@ func TestWriteProjectsGolden(t *testing.T) {
 	ps := []api.ProjectStatus{
 		{
 			Name: "busy", WorkingDir: "/srv/busy", LastDeploy: &running,
-			Services: []api.ServiceStatus{{Name: "web", Image: "ghcr.io/acme/web:1", Digest: digest('a'), State: "running"}},
+			Services: []api.ServiceStatus{{Name: "web", Image: "ghcr.io/acme/web:1", Digest: digest('a'), State: "running", Enabled: true}},
 		},
 		{
 			Name: "broken", WorkingDir: "/srv/broken", Services: []api.ServiceStatus{},
@@ -149,8 +149,9 @@ func TestWriteProjectsGolden(t *testing.T) {
 		{
 			Name: "shop", WorkingDir: "/srv/shop", LastDeploy: &last,
 			Services: []api.ServiceStatus{
-				{Name: "web", Image: "ghcr.io/acme/web:1", Digest: digest('c'), State: "running"},
-				{Name: "worker", Image: "ghcr.io/acme/worker:1"},
+				{Name: "web", Image: "ghcr.io/acme/web:1", Digest: digest('c'), State: "running", Enabled: true},
+				{Name: "worker", Image: "ghcr.io/acme/worker:1", Enabled: true},
+				{Name: "tool", Image: "acme/tool:dev", ImageID: digest('9'), State: "running"},
 				{Name: "cron", Image: "127.0.0.1:5000/cron:latest", Digest: digest('e'), State: "exited"},
 			},
 		},
@@ -171,7 +172,7 @@ func TestWriteProjectsEmpty(t *testing.T) {
 	if err := writeProjects(&buf, []api.ProjectStatus{}); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := buf.String(), "PROJECT  SERVICE  IMAGE  DIGEST  STATE  LAST DEPLOY\n"; got != want {
+	if got, want := buf.String(), "PROJECT  SERVICE  PUSHES  IMAGE  DIGEST  STATE  LAST DEPLOY\n"; got != want {
 		t.Errorf("empty listing %q, want the header only %q", got, want)
 	}
 }

@@ -1,5 +1,5 @@
 // Package cliplugin is docker-forge's command tree: `docker forge serve`,
-// deploy, ls, history, rollback, lock, stats, top and version. It wires the other packages
+// deploy, ls, history, rollback, lock, stats, top, token and version. It wires the other packages
 // together and is the only package besides main that reads flags and the
 // environment. The same tree runs as a Docker CLI plugin and standalone.
 package cliplugin
@@ -79,6 +79,7 @@ whether or not it runs.`,
 		newRollbackCommand(dockerCli, opts),
 		newLsCommand(dockerCli, opts),
 		newLockCommand(dockerCli, opts),
+		newTokenCommand(dockerCli, opts),
 		newStatsCommand(dockerCli, opts),
 		newTopCommand(dockerCli, opts),
 		newVersionCommand(dockerCli),

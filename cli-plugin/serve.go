@@ -21,6 +21,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/docker-forge/docker-forge/api"
+	"github.com/docker-forge/docker-forge/auth"
 	"github.com/docker-forge/docker-forge/collector"
 	"github.com/docker-forge/docker-forge/dispatch"
 	"github.com/docker-forge/docker-forge/engine"
@@ -50,6 +51,7 @@ type serveOptions struct {
 	keepImages           int
 	statsSchedule        string
 	statsRetention       collector.Retention
+	viewerLogs           bool
 }
 
 func newServeCommand(dockerCli command.Cli, g *globalOptions) *cobra.Command {
@@ -69,9 +71,10 @@ the socket in --data-dir while it runs.
 The webhook secret comes from FORGE_WEBHOOK_SECRET; serve refuses to start
 without one unless --allow-unauthenticated is given (local testing only).
 
-Endpoints: /healthz, /metrics (Prometheus), /hooks/{provider}; the JSON API
-/api/ is on the socket, and on --addr only when FORGE_API_TOKEN is set
-(then with "Authorization: Bearer $FORGE_API_TOKEN").`,
+Endpoints: /healthz, /metrics (Prometheus), /hooks/{provider}, the JSON API
+/api/ (on the socket for the CLI; on --addr for a token made with "docker
+forge token create", sent as "Authorization: Bearer TOKEN", or
+FORGE_API_TOKEN, an admin's), and the dashboard at / (sign in with a token).`,
 		Example: `  FORGE_WEBHOOK_SECRET=$(openssl rand -hex 32) docker forge serve
   docker-forge serve --addr 0.0.0.0:9470 --data-dir /var/lib/docker-forge`,
 		Args: cobra.NoArgs,
@@ -97,6 +100,7 @@ Endpoints: /healthz, /metrics (Prometheus), /hooks/{provider}; the JSON API
 	f.DurationVar(&o.statsRetention.Minute, "stats-keep-minute", collector.DefaultRetention.Minute, "how long 1-minute stats rollups (average and max) are kept")
 	f.DurationVar(&o.statsRetention.Hour, "stats-keep-hour", collector.DefaultRetention.Hour, "how long 1-hour stats rollups (average and max) are kept")
 	f.StringVar(&o.config, "config", "", "config file with per-provider secrets (default <data-dir>/config.yaml, if present)")
+	f.BoolVar(&o.viewerLogs, "viewer-logs", false, "let viewer tokens read containers' logs too (logs can carry secrets: by default only admins read them)")
 	return cmd
 }
 
@@ -225,11 +229,13 @@ func newDaemon(ctx context.Context, dockerCli command.Cli, led *ledger.Ledger, s
 		unhook := context.AfterFunc(work, cancel)
 		return c, func() { unhook(); cancel() }
 	})
-	if tok := os.Getenv("FORGE_API_TOKEN"); tok != "" {
-		api.Register(d.tcp, local, tok, log, detach)
-	}
+	// On the TCP address the API answers tokens (docker forge token create,
+	// or FORGE_API_TOKEN as an admin's) and the page's sessions; on the
+	// socket everyone who may open it is an admin.
+	authn := auth.New(auth.Config{Tokens: led, AdminToken: os.Getenv("FORGE_API_TOKEN"), Logger: log})
+	api.Register(d.tcp, local, authn, log, detach, api.WithViewerLogs(o.viewerLogs))
 	hooks.Register(d.sock)
-	api.Register(d.sock, local, "", log, detach)
+	api.Register(d.sock, local, auth.Trusted{}, log, detach, api.WithViewerLogs(o.viewerLogs))
 	return d, nil
 }
 

@@ -80,17 +80,28 @@ func TestRegistryPushRedeploysOnlyTheMatchedService(t *testing.T) {
 		Name     string `json:"name"`
 		Services []struct {
 			Name, Digest, State string
+			Enabled             bool `json:"forge_enabled"`
 		} `json:"services"`
 	}
 	e.forgeJSON(&ls, "ls")
 	found := false
 	for _, p := range ls {
-		if p.Name == project {
-			found = len(p.Services) == 1 && p.Services[0].Name == "web" && p.Services[0].Digest == d2
+		if p.Name != project {
+			continue
+		}
+		for _, s := range p.Services {
+			switch s.Name {
+			case "web":
+				found = s.Enabled && s.Digest == d2
+			case "side":
+				if s.Enabled || s.Digest != d1 {
+					t.Errorf("ls shows side as %+v, want on %s and not following pushes", s, d1)
+				}
+			}
 		}
 	}
 	if !found {
-		t.Fatalf("docker forge ls does not show %s/web on %s: %+v", project, d2, ls)
+		t.Fatalf("docker forge ls does not show %s/web on %s, following pushes: %+v", project, d2, ls)
 	}
 
 	// One command back to v1.

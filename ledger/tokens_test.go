@@ -1,0 +1,45 @@
+package ledger
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/docker-forge/docker-forge"
+)
+
+func TestTokens(t *testing.T) {
+	l, path := openTest(t, 0)
+	tok := forge.Token{Name: "alice", Role: forge.RoleViewer, Hash: "ab12", Created: time.Now().UTC().Round(time.Second)}
+	if err := l.CreateToken(tok); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.CreateToken(forge.Token{Name: "alice", Role: forge.RoleAdmin, Hash: "cd34"}); !errors.Is(err, ErrTokenExists) {
+		t.Fatalf("a second token named alice: %v, want ErrTokenExists", err)
+	}
+	got, err := l.Token("alice")
+	if err != nil || got != tok {
+		t.Fatalf("Token(alice) = %+v, %v; want %+v", got, err, tok)
+	}
+	// Kept across a reopen.
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l, err = Open(path, Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = l.Close() })
+	if all, err := l.Tokens(); err != nil || len(all) != 1 || all[0] != tok {
+		t.Fatalf("Tokens = %+v, %v", all, err)
+	}
+	if err := l.RevokeToken("alice"); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.RevokeToken("alice"); !errors.Is(err, ErrNoToken) {
+		t.Fatalf("revoking twice: %v, want ErrNoToken", err)
+	}
+	if _, err := l.Token("alice"); !errors.Is(err, ErrNoToken) {
+		t.Fatalf("a revoked token is still found: %v", err)
+	}
+}
