@@ -27,6 +27,8 @@ func TestImportDirections(t *testing.T) {
 		{pkg: mod + "/collector", forbidden: append([]string{mod + "/engine", mod + "/dispatch", mod + "/webhook", mod + "/api"}, dockerSide...)},
 		{pkg: mod + "/gitsrc", stdOnly: true},
 		{pkg: mod + "/poll", forbidden: append([]string{mod + "/engine", mod + "/dispatch", mod + "/ledger", mod + "/webhook"}, dockerSide...)},
+		{pkg: mod + "/web", forbidden: append([]string{mod + "/engine", mod + "/cli-plugin"}, dockerSide...)},
+		{pkg: mod + "/auth", forbidden: append([]string{mod + "/engine", mod + "/ledger", mod + "/dispatch", mod + "/api", mod + "/web", "go.etcd.io/bbolt"}, dockerSide...)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.pkg, func(t *testing.T) {

@@ -53,6 +53,7 @@ var apiRoutes = []struct {
 	admin                bool
 }{
 	{http.MethodGet, "/api/projects", "", false},
+	{http.MethodGet, "/api/projects/shop", "", false},
 	{http.MethodGet, "/api/projects/shop/history", "", false},
 	{http.MethodPost, "/api/projects/shop/deploy", `{}`, true},
 	{http.MethodPost, "/api/projects/shop/rollback", `{}`, true},

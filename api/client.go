@@ -158,6 +158,13 @@ func (c *Client) Projects(ctx context.Context) ([]ProjectStatus, error) {
 	return ps, err
 }
 
+// Project returns one project's status.
+func (c *Client) Project(ctx context.Context, name string) (ProjectStatus, error) {
+	var p ProjectStatus
+	err := c.do(ctx, http.MethodGet, "/api/projects/"+url.PathEscape(name), nil, &p)
+	return p, err
+}
+
 // IsNotFound reports whether err is the daemon's or the ledger's "not found".
 func IsNotFound(err error) bool {
 	if re, ok := errors.AsType[*RemoteError](err); ok {

@@ -123,6 +123,21 @@ func (f *fakeBackend) Projects(context.Context) ([]api.ProjectStatus, error) {
 }
 
 // calls is how many requests of any kind reached the backend.
+func (f *fakeBackend) Project(_ context.Context, name string) (api.ProjectStatus, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.listed++
+	for _, p := range f.projects {
+		if p.Name == name {
+			return p, nil
+		}
+	}
+	if f.projectsErr != nil {
+		return api.ProjectStatus{}, f.projectsErr
+	}
+	return api.ProjectStatus{Name: name}, nil
+}
+
 func (f *fakeBackend) calls() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -74,6 +74,7 @@ func Register(r *mux.Router, b Backend, az Authorizer, log *slog.Logger, opts ..
 	sub := r.PathPrefix("/api/").Subrouter()
 	sub.Use(func(next http.Handler) http.Handler { return Authenticate(az, next) })
 	sub.Handle("/projects", webhook.Handler(h.projects)).Methods(http.MethodGet)
+	sub.Handle("/projects/{name}", webhook.Handler(h.project)).Methods(http.MethodGet)
 	sub.Handle("/projects/{name}/history", webhook.Handler(h.history)).Methods(http.MethodGet)
 	sub.Handle("/projects/{name}/deploy", admin(h.deploy)).Methods(http.MethodPost)
 	sub.Handle("/projects/{name}/rollback", admin(h.rollback)).Methods(http.MethodPost)
@@ -114,6 +115,14 @@ func (h *handlers) projects(w http.ResponseWriter, r *http.Request) error {
 		return h.fail(err)
 	}
 	return webhook.WriteJSON(w, http.StatusOK, ps)
+}
+
+func (h *handlers) project(w http.ResponseWriter, r *http.Request) error {
+	p, err := h.b.Project(r.Context(), mux.Vars(r)["name"])
+	if err != nil {
+		return h.fail(err)
+	}
+	return webhook.WriteJSON(w, http.StatusOK, p)
 }
 
 func (h *handlers) history(w http.ResponseWriter, r *http.Request) error {

@@ -25,6 +25,8 @@ type Backend interface {
 	Rollback(ctx context.Context, req dispatch.RollbackRequest) (forge.Deploy, error)
 	History(ctx context.Context, project string, limit int) ([]forge.Deploy, error)
 	Projects(ctx context.Context) ([]ProjectStatus, error)
+	// Project is one project's status, whether or not forge follows it.
+	Project(ctx context.Context, name string) (ProjectStatus, error)
 	// Stats is a project's resource history over window, by service, or
 	// with no project the total of every project.
 	Stats(ctx context.Context, q StatsQuery) ([]forge.StatSeries, error)
@@ -52,6 +54,13 @@ type StatsQuery struct {
 	Window  string
 }
 
+// The reasons a ProjectStatus gives in Error.
+const (
+	ReasonEngineDown = "docker engine unreachable"
+	ReasonLoad       = "compose project could not be loaded"
+	ReasonContainers = "could not read the project's containers"
+)
+
 // ProjectStatus is a project in `docker forge ls`: every service of it,
 // with what it runs and whether pushes move it.
 type ProjectStatus struct {
@@ -63,6 +72,9 @@ type ProjectStatus struct {
 	Attention string `json:"attention,omitempty"`
 	// Error says why the project's model or containers could not be read.
 	Error string `json:"error,omitempty"`
+	// StateUnknown marks a project whose containers could not be read (the
+	// engine is down): what the ledger says is all there is.
+	StateUnknown bool `json:"state_unknown,omitempty"`
 }
 
 // ServiceStatus is a service and what it runs.
@@ -131,56 +143,86 @@ func (l *Local) History(_ context.Context, project string, limit int) ([]forge.D
 	return h, nil
 }
 
-// Projects lists the projects forge knows: those with containers and those it
-// deployed before, with their forge-enabled services and last deploy.
+// Projects lists the projects forge knows: those with containers and those
+// it deployed before, with their services and last deploy. With the engine
+// down it lists those the ledger knows, their live state unknown.
 func (l *Local) Projects(ctx context.Context) ([]ProjectStatus, error) {
-	refs, engineErr := l.Engine.Projects(ctx)
-	engineDown := errors.Is(engineErr, forge.ErrEngineUnavailable)
-	if engineErr != nil && !engineDown {
-		return nil, fmt.Errorf("list projects: %w", engineErr)
-	}
-	saved, err := l.Ledger.Projects()
+	refs, engineDown, err := l.refs(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list projects: %w", err)
 	}
-	refs = dispatch.MergeProjects(refs, saved)
-	if engineDown && len(refs) == 0 {
-		return nil, fmt.Errorf("list projects (none recorded in the ledger): %w", engineErr)
-	}
 	out := []ProjectStatus{}
 	for _, ref := range refs {
-		st := ProjectStatus{Name: ref.Name, WorkingDir: ref.WorkingDir, Services: []ServiceStatus{}}
-		if h, err := l.Ledger.History(ref.Name, 1); err == nil && len(h) > 0 {
-			st.LastDeploy = &h[0]
-		}
-		st.Attention, _ = l.Ledger.Attention(ref.Name)
-		if engineDown {
-			// The ledger still knows the project and its queued deploys.
-			st.Error = "docker engine unreachable"
+		if st, ok := l.status(ctx, ref, engineDown); ok {
 			out = append(out, st)
-			continue
 		}
-		p, err := l.Engine.LoadProject(ctx, ref)
-		if err != nil {
-			st.Error = "compose project could not be loaded"
-			out = append(out, st)
-			continue
-		}
-		running, err := l.Engine.Running(ctx, ref.Name)
-		if err != nil {
-			st.Error = "could not read the project's containers"
-		}
-		enabled := false
-		for _, s := range p.Services {
-			r := running[s.Name]
-			st.Services = append(st.Services, ServiceStatus{Name: s.Name, Image: s.Image, Digest: r.Digest, ImageID: r.ImageID, State: r.State, Enabled: s.Enabled()})
-			enabled = enabled || s.Enabled()
-		}
-		if !enabled && st.LastDeploy == nil {
-			continue // not a forge project: none of it follows pushes, forge never deployed it
-		}
-		out = append(out, st)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
+}
+
+// Project is one project's status, whether or not forge follows it;
+// dispatch.ErrUnknownProject when neither the engine nor the ledger knows it.
+func (l *Local) Project(ctx context.Context, name string) (ProjectStatus, error) {
+	refs, engineDown, err := l.refs(ctx)
+	if err != nil {
+		return ProjectStatus{}, fmt.Errorf("project %s: %w", name, err)
+	}
+	for _, ref := range refs {
+		if ref.Name == name {
+			st, _ := l.status(ctx, ref, engineDown)
+			return st, nil
+		}
+	}
+	return ProjectStatus{}, fmt.Errorf("project %s: %w", name, dispatch.ErrUnknownProject)
+}
+
+// refs are the projects with containers and those the ledger remembers;
+// engineDown says the engine could not be asked.
+func (l *Local) refs(ctx context.Context) ([]forge.ProjectRef, bool, error) {
+	refs, engineErr := l.Engine.Projects(ctx)
+	engineDown := errors.Is(engineErr, forge.ErrEngineUnavailable)
+	if engineErr != nil && !engineDown {
+		return nil, false, engineErr
+	}
+	saved, err := l.Ledger.Projects()
+	if err != nil {
+		return nil, false, err
+	}
+	refs = dispatch.MergeProjects(refs, saved)
+	if engineDown && len(refs) == 0 {
+		return nil, true, fmt.Errorf("none recorded in the ledger: %w", engineErr)
+	}
+	return refs, engineDown, nil
+}
+
+// status is one project's line; ok is false for a compose project forge has
+// nothing to do with (no service follows pushes, never deployed).
+func (l *Local) status(ctx context.Context, ref forge.ProjectRef, engineDown bool) (ProjectStatus, bool) {
+	st := ProjectStatus{Name: ref.Name, WorkingDir: ref.WorkingDir, Services: []ServiceStatus{}}
+	if h, err := l.Ledger.History(ref.Name, 1); err == nil && len(h) > 0 {
+		st.LastDeploy = &h[0]
+	}
+	st.Attention, _ = l.Ledger.Attention(ref.Name)
+	if engineDown {
+		// The ledger still knows the project and its queued deploys.
+		st.Error, st.StateUnknown = ReasonEngineDown, true
+		return st, true
+	}
+	p, err := l.Engine.LoadProject(ctx, ref)
+	if err != nil {
+		st.Error = ReasonLoad
+		return st, true
+	}
+	running, err := l.Engine.Running(ctx, ref.Name)
+	if err != nil {
+		st.Error, st.StateUnknown = ReasonContainers, true
+	}
+	enabled := false
+	for _, s := range p.Services {
+		r := running[s.Name]
+		st.Services = append(st.Services, ServiceStatus{Name: s.Name, Image: s.Image, Digest: r.Digest, ImageID: r.ImageID, State: r.State, Enabled: s.Enabled()})
+		enabled = enabled || s.Enabled()
+	}
+	return st, enabled || st.LastDeploy != nil
 }

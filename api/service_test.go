@@ -177,7 +177,7 @@ func TestLocalProjects(t *testing.T) {
 			},
 		},
 		{
-			Name: "zeta", WorkingDir: "/srv/zeta", Error: "could not read the project's containers",
+			Name: "zeta", WorkingDir: "/srv/zeta", Error: "could not read the project's containers", StateUnknown: true,
 			Services: []api.ServiceStatus{{Name: "api", Image: "ghcr.io/acme/api:2", Enabled: true}},
 		},
 	}

@@ -29,6 +29,7 @@ import (
 	"github.com/docker-forge/docker-forge/ledger"
 	"github.com/docker-forge/docker-forge/poll"
 	"github.com/docker-forge/docker-forge/registry"
+	"github.com/docker-forge/docker-forge/web"
 	"github.com/docker-forge/docker-forge/webhook"
 )
 
@@ -234,6 +235,11 @@ func newDaemon(ctx context.Context, dockerCli command.Cli, led *ledger.Ledger, s
 	// socket everyone who may open it is an admin.
 	authn := auth.New(auth.Config{Tokens: led, AdminToken: os.Getenv("FORGE_API_TOKEN"), Logger: log})
 	api.Register(d.tcp, local, authn, log, detach, api.WithViewerLogs(o.viewerLogs))
+	page, err := web.New(web.Config{Backend: local, Auth: authn, ViewerLogs: o.viewerLogs, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	page.Register(d.tcp)
 	hooks.Register(d.sock)
 	api.Register(d.sock, local, auth.Trusted{}, log, detach, api.WithViewerLogs(o.viewerLogs))
 	return d, nil
