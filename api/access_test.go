@@ -246,4 +246,3 @@ func newRequest(t *testing.T, method, target string) *http.Request {
 	r.RemoteAddr = "127.0.0.1:1"
 	return r
 }
-
