@@ -62,3 +62,10 @@ func isAdmin(r *http.Request) bool {
 	p, ok := auth.FromContext(r.Context())
 	return ok && p.Admin()
 }
+
+// who is the name a deploy records as who asked: over TCP the token's (a
+// caller cannot claim another), on the socket the local user the CLI names.
+func who(r *http.Request, claimed string) string {
+	p, _ := auth.FromContext(r.Context())
+	return p.Who(claimed)
+}

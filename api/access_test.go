@@ -246,3 +246,18 @@ func newRequest(t *testing.T, method, target string) *http.Request {
 	r.RemoteAddr = "127.0.0.1:1"
 	return r
 }
+
+// TestDeploysRecordTheToken: a deploy over TCP records the token that asked,
+// whatever user the body claims; on the socket, the CLI's user.
+func TestDeploysRecordTheToken(t *testing.T) {
+	store := &tokenStore{m: map[string]forge.Token{}}
+	admin := store.add("ci-bot", forge.RoleAdmin)
+	b := &fakeBackend{deploy: sampleDeploy(1, "shop", forge.StatusSucceeded), rollback: sampleDeploy(2, "shop", forge.StatusSucceeded)}
+	h := http.Header{"Authorization": {"Bearer " + admin}}
+	do(t, newRouter(b, auth.New(auth.Config{Tokens: store})), http.MethodPost, "/api/projects/shop/deploy", `{"user":"root"}`, h)
+	do(t, newRouter(b, auth.New(auth.Config{Tokens: store})), http.MethodPost, "/api/projects/shop/rollback", `{"user":"root"}`, h)
+	do(t, newRouter(b, nil), http.MethodPost, "/api/projects/shop/deploy", `{"user":"alice"}`, nil)
+	if len(b.deploys) != 2 || b.deploys[0].User != "ci-bot" || b.deploys[1].User != "alice" || len(b.rollbacks) != 1 || b.rollbacks[0].User != "ci-bot" {
+		t.Errorf("recorded users: deploys %+v, rollbacks %+v; want ci-bot over TCP, alice on the socket", b.deploys, b.rollbacks)
+	}
+}

@@ -156,7 +156,7 @@ func (h *handlers) deploy(w http.ResponseWriter, r *http.Request) error {
 			EnvFiles: body.EnvFiles, Profiles: body.Profiles,
 		},
 		Services: body.Services,
-		User:     body.User,
+		User:     who(r, body.User),
 		Build:    body.Build,
 		NoWait:   body.NoWait,
 	}
@@ -176,7 +176,7 @@ func (h *handlers) rollback(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := h.detach(r.Context())
 	defer cancel()
 	d, err := h.b.Rollback(ctx, dispatch.RollbackRequest{
-		Project: mux.Vars(r)["name"], To: body.To, Services: body.Services, User: body.User, NoWait: body.NoWait,
+		Project: mux.Vars(r)["name"], To: body.To, Services: body.Services, User: who(r, body.User), NoWait: body.NoWait,
 	})
 	return h.deployAnswer(w, d, err)
 }

@@ -190,9 +190,21 @@ func (a *Authenticator) SignOut(r *http.Request) {
 // permissions are its authentication, as with the Docker socket.
 type Trusted struct{}
 
+// SocketName is the name of Trusted's principal.
+const SocketName = "socket"
+
 // Resolve answers admin.
 func (Trusted) Resolve(*http.Request) (Principal, error) {
-	return Principal{Name: "socket", Role: forge.RoleAdmin}, nil
+	return Principal{Name: SocketName, Role: forge.RoleAdmin}, nil
+}
+
+// Who is the name to record for a principal's deploys: the token's, or, on
+// the socket, where the person is a local user, the user the CLI names.
+func (p Principal) Who(claimed string) string {
+	if p.Name == SocketName {
+		return claimed
+	}
+	return p.Name
 }
 
 func safeMethod(m string) bool {

@@ -311,6 +311,7 @@ func Top(st Store, by string, limit int, now time.Time) ([]forge.TopEntry, error
 	if err != nil {
 		return nil, err
 	}
+	entries = withoutReplaced(entries)
 	sort.Slice(entries, func(i, j int) bool {
 		a, b := entries[i], entries[j]
 		if TopBy(by) == ByMemory && a.Memory != b.Memory {
@@ -331,6 +332,26 @@ func Top(st Store, by string, limit int, now time.Time) ([]forge.TopEntry, error
 		entries = []forge.TopEntry{}
 	}
 	return entries, nil
+}
+
+// withoutReplaced drops the containers a service no longer runs: those
+// whose latest sample is older than the newest of their service's (a
+// recreate made a new container, sampled since). The replicas of a scaled
+// service are sampled in the same run, so they all stay.
+func withoutReplaced(entries []forge.TopEntry) []forge.TopEntry {
+	newest := map[string]time.Time{}
+	for _, e := range entries {
+		if e.Time.After(newest[e.Name]) {
+			newest[e.Name] = e.Time
+		}
+	}
+	out := entries[:0]
+	for _, e := range entries {
+		if !e.Time.Before(newest[e.Name]) {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // TopWindow is how old a container's latest sample may be and still count

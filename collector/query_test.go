@@ -2,6 +2,7 @@ package collector
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -161,5 +162,27 @@ func TestQueryYoungProject(t *testing.T) {
 	}
 	if len(gone) != 1 || len(gone[0].Points) == 0 || gone[0].Current != nil {
 		t.Errorf("a service sampled an hour ago: %+v; want its history and no current values", gone)
+	}
+}
+
+// TestTopLeavesOutReplacedContainers: a service's container replaced by a
+// recreate still has a latest sample in the window, but top lists only the
+// containers the service runs now; a scaled service's replicas all stay.
+func TestTopLeavesOutReplacedContainers(t *testing.T) {
+	now := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	run1, run2 := now.Add(-40*time.Second), now.Add(-10*time.Second)
+	in := []forge.TopEntry{
+		{Name: "shop/web", Container: "shop-web-1", ID: "old", Time: run1, CPU: 50},
+		{Name: "shop/web", Container: "shop-web-1", ID: "new", Time: run2, CPU: 1},
+		{Name: "shop/worker", Container: "shop-worker-1", ID: "w1", Time: run2, CPU: 2},
+		{Name: "shop/worker", Container: "shop-worker-2", ID: "w2", Time: run2, CPU: 3},
+		{Name: "blog/web", Container: "blog-web-1", ID: "b1", Time: run1, CPU: 4}, // its last run: still shown
+	}
+	var ids []string
+	for _, e := range withoutReplaced(in) {
+		ids = append(ids, e.ID)
+	}
+	if got, want := strings.Join(ids, ","), "new,w1,w2,b1"; got != want {
+		t.Errorf("kept %s, want %s", got, want)
 	}
 }

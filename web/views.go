@@ -22,7 +22,7 @@ type page struct {
 	// EngineDown says the Docker engine could not be asked: what is shown
 	// is what the ledger holds.
 	EngineDown bool
-	Path       string // the page's own path, for the language switch
+	Path       string // the page's own path and query, for the language switch
 	Assets     string // the assets' version, for caching
 	UsesCharts bool   // the page draws charts (loads uPlot)
 	Langs      []langLink

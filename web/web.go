@@ -281,7 +281,8 @@ func (s *Server) signedIn(h func(w http.ResponseWriter, r *http.Request, pg page
 
 func (s *Server) page(r *http.Request, p auth.Principal, signedIn bool) page {
 	l := s.locales[pickLanguage(r)]
-	pg := page{L: l, Now: s.cfg.Now(), User: p, SignedIn: signedIn, Path: url.QueryEscape(r.URL.RequestURI()), Assets: s.assets}
+	// html/template escapes the path where it goes in a query.
+	pg := page{L: l, Now: s.cfg.Now(), User: p, SignedIn: signedIn, Path: r.URL.RequestURI(), Assets: s.assets}
 	for _, lang := range Languages {
 		pg.Langs = append(pg.Langs, langLink{Lang: lang, Name: s.locales[lang].T("lang.name"), Current: lang == l.Lang})
 	}

@@ -423,6 +423,16 @@ func TestRussian(t *testing.T) {
 	if !strings.Contains(sys, "24,0 ГиБ") || !strings.Contains(sys, "3,5 %") {
 		t.Errorf("Russian numbers: no 24,0 ГиБ or 3,5 %% in the system page")
 	}
+	// The switch comes back to the very page it was clicked on.
+	page := w.get(t, "/projects/shop?window=6h", w.vCookie, "en").Body.String()
+	m := regexp.MustCompile(`href="(/lang\?l=ru[^"]*)"`).FindStringSubmatch(page)
+	if m == nil {
+		t.Fatal("no switch to Russian on the page")
+	}
+	u, err := url.Parse(html.UnescapeString(m[1]))
+	if err != nil || u.Query().Get("next") != "/projects/shop?window=6h" {
+		t.Errorf("the switch to Russian goes back to %q, want /projects/shop?window=6h", u.Query().Get("next"))
+	}
 	rec := w.do(w.req(http.MethodGet, "/lang?l=ru&next=/system", nil, w.vCookie))
 	c := rec.Result().Cookies()
 	if rec.Code != http.StatusSeeOther || rec.Header().Get("Location") != "/system" || len(c) != 1 || c[0].Value != "ru" {

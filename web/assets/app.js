@@ -139,6 +139,9 @@
     var num = new Intl.NumberFormat(lang, { maximumFractionDigits: 1 });
     var long = ["7d", "30d"].indexOf(box.dataset.window) >= 0;
     var timeFmt = new Intl.DateTimeFormat(lang, long ? { day: "numeric", month: "short" } : { hour: "2-digit", minute: "2-digit" });
+    var fullFmt = new Intl.DateTimeFormat(lang, { day: "numeric", month: "short", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+    // The time axis spans the whole window, however few the samples.
+    var span = { "15m": 900, "1h": 3600, "2h": 7200, "6h": 21600, "24h": 86400, "7d": 604800, "30d": 2592000 }[box.dataset.window] || 7200;
     var plots = {};
     var shown = { "": true };
     box.closest("section").querySelectorAll("input[data-series]").forEach(function (cb) {
@@ -221,7 +224,7 @@
           return;
         }
         var data;
-        var series = [{}];
+        var series = [{ label: box.dataset.labelTime, value: function (u, v) { return v == null ? "—" : fullFmt.format(new Date(v * 1000)); } }];
         if (m.picks) {
           data = [aligned([m.series[0]], m.picks[0])[0]];
           m.picks.forEach(function (pick, i) {
@@ -241,13 +244,16 @@
         }
         var opts = {
           width: Math.max(el.clientWidth, 300), height: 200, series: series,
-          scales: { x: { time: true } },
+          scales: { x: { time: true, range: function () { var now = Date.now() / 1000; return [now - span, now]; } } },
           axes: [
             { values: function (u, splits) { return splits.map(function (t) { return timeFmt.format(new Date(t * 1000)); }); } },
             { label: m.unit, size: 60, values: function (u, splits) { return splits.map(function (v) { return num.format(v); }); } }
           ],
           legend: { show: true }
         };
+        // How many points the first series drew: what a test (or a curious
+        // person in the inspector) can read.
+        el.dataset.points = String(data[1].filter(function (v) { return v != null; }).length);
         var old = plots[el.dataset.metric];
         if (old && old.series.length === series.length) {
           old.setData(data);
