@@ -10,7 +10,7 @@ export CGO_ENABLED ?= 0
 # Root running in a checkout owned by someone else makes VCS stamping fail.
 export GOFLAGS ?= -buildvcs=false
 
-.PHONY: load crash serve build install test test-unit test-e2e services bench lint fuzz clean
+.PHONY: load crash serve build install test test-unit test-e2e services bench lint fuzz clean vendor-web
 
 serve: ## set up a fresh machine (Docker, plugin, secret) and run `docker forge serve`
 	./scripts/serve.sh
@@ -36,6 +36,7 @@ test-e2e: services
 bench: services ## benchmarks: webhook ingest, stats queries and ledger growth, deploy overhead, ack latency, health-gate overhead, a collector run vs docker stats, and the full load test
 	$(GO) test -run '^$$' -bench . -benchtime 5x ./webhook ./ledger
 	$(GO) test -run '^$$' -bench BenchmarkQuery -benchtime 200x ./collector
+	$(GO) test -run '^$$' -bench BenchmarkFirstPage -benchtime 50x ./web
 	$(GO) test -run '^$$' -bench BenchmarkLedgerGrowth -benchtime 1x -timeout 30m ./collector
 	FORGE_E2E=1 $(GO) test -run '^$$' -bench . -benchtime 10x -timeout 20m ./e2e
 	$(MAKE) --no-print-directory load
@@ -56,6 +57,9 @@ FUZZTIME ?= 20s
 fuzz: ## a short fuzzing pass over every network parser and the signature check
 	for f in $$($(GO) test -list 'Fuzz.*' ./webhook | grep ^Fuzz); do \
 		$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) ./webhook || exit 1; done
+
+vendor-web: ## refresh the dashboard's vendored uPlot from the npm registry (needs npm; the build never does)
+	./scripts/vendor-uplot.sh
 
 clean:
 	rm -rf bin

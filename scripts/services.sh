@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # services.sh installs (when missing) and starts the Docker engine that
-# docker-forge's tests drive. It is idempotent: a daemon that already answers
-# is left alone. The registry is not started here: each end-to-end test runs
-# its own docker-registry on a free loopback port, with its notifications
-# pointed at that test's forge listener.
+# docker-forge's tests drive, with the registry, the static busybox the test
+# images are made of, and the Chromium the dashboard's browser tests use. It
+# is idempotent: a daemon that already answers is left alone. The registry is
+# not started here: each end-to-end test runs its own docker-registry on a
+# free loopback port, with its notifications pointed at that test's forge
+# listener.
 set -euo pipefail
 export PATH="$PATH:/usr/sbin:/sbin"
 
@@ -13,6 +15,8 @@ command -v docker-registry >/dev/null 2>&1 || need+=(docker-registry)
 # The tests build their images from a static busybox (sh, httpd, sleep).
 bb="$(ldd /bin/busybox 2>&1 || true)"
 case "$bb" in *"not a dynamic executable"*) ;; *) need+=(busybox-static) ;; esac
+# The dashboard's browser tests drive Debian's Chromium, headless.
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if [ "${#need[@]}" -gt 0 ]; then
   echo "services: installing ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
