@@ -91,4 +91,3 @@ func BenchmarkDashboardFirstPage(b *testing.B) {
 		})
 	}
 }
-

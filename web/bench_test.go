@@ -50,7 +50,9 @@ func (e benchEngine) Running(_ context.Context, project string) (map[string]forg
 	return out, nil
 }
 
-func (benchEngine) Host(context.Context) (forge.HostStats, error) { return forge.HostStats{CPUs: 2}, nil }
+func (benchEngine) Host(context.Context) (forge.HostStats, error) {
+	return forge.HostStats{CPUs: 2}, nil
+}
 func (benchEngine) Logs(context.Context, string, string, int, bool, io.Writer) error {
 	return nil
 }

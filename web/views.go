@@ -66,6 +66,8 @@ type deployCell struct {
 	When           time.Time
 	Active         bool
 	Targets        []target
+	// Commit is the git commit a git-sourced project's deploy was at.
+	Commit string
 }
 
 type target struct{ Service, Digest string }
@@ -130,7 +132,7 @@ func newDeployCell(d *forge.Deploy) *deployCell {
 	if d == nil {
 		return nil
 	}
-	c := &deployCell{ID: d.ID, Reason: string(d.Reason), Status: string(d.Status), When: cmpTime(d.Finished, d.Started, d.Queued), Active: !d.Status.Final()}
+	c := &deployCell{ID: d.ID, Reason: string(d.Reason), Status: string(d.Status), When: cmpTime(d.Finished, d.Started, d.Queued), Active: !d.Status.Final(), Commit: d.Commit}
 	if c.Active {
 		for _, s := range d.Services {
 			if t := s.Target(); t != "" || s.Requested != "" {

@@ -61,6 +61,7 @@ func newFakeBackend() *fakeBackend {
 		Queued: t0.Add(2 * time.Minute), Started: t0.Add(2 * time.Minute), Finished: t0.Add(3 * time.Minute),
 		Services: []forge.ServiceDeploy{{Service: "web", Previous: dg("d"), Digest: dg("b"), Changed: true}}}
 	running := forge.Deploy{ID: 15, Project: "shop", Reason: forge.ReasonPush, Status: forge.StatusRunning, Queued: t0.Add(4 * time.Minute), Started: t0.Add(4 * time.Minute),
+		Commit: strings.Repeat("c0", 20),
 		Services: []forge.ServiceDeploy{{Service: "web", Previous: dg("b"), Pinned: "registry.test/shop/web@" + dg("e"), Requested: dg("e")}}}
 	var points []forge.StatPoint
 	for i := range 10 {
@@ -271,6 +272,12 @@ func TestPagesByRole(t *testing.T) {
 	for _, id := range []string{"13", "14", "15"} {
 		if strings.Contains(admin, `data-rollback="`+id+`"`) {
 			t.Errorf("a rollback control for deploy %s", id)
+		}
+	}
+	projects := w.get(t, "/", w.vCookie, "").Body.String()
+	for _, want := range []string{"at commit c0c0c0c0c0c0", "web → " + shortDigest(dg("e")), "#15"} {
+		if !strings.Contains(projects, want) {
+			t.Errorf("the projects page lacks %q (the running deploy, its target and commit)", want)
 		}
 	}
 	if rec := w.get(t, "/projects/shop/logs?service=web", w.vCookie, ""); rec.Code != http.StatusForbidden {
