@@ -61,7 +61,7 @@ func newFakeBackend() *fakeBackend {
 		Queued: t0.Add(2 * time.Minute), Started: t0.Add(2 * time.Minute), Finished: t0.Add(3 * time.Minute),
 		Services: []forge.ServiceDeploy{{Service: "web", Previous: dg("d"), Digest: dg("b"), Changed: true}}}
 	running := forge.Deploy{ID: 15, Project: "shop", Reason: forge.ReasonPush, Status: forge.StatusRunning, Queued: t0.Add(4 * time.Minute), Started: t0.Add(4 * time.Minute),
-		Commit: strings.Repeat("c0", 20),
+		Commit:   strings.Repeat("c0", 20),
 		Services: []forge.ServiceDeploy{{Service: "web", Previous: dg("b"), Pinned: "registry.test/shop/web@" + dg("e"), Requested: dg("e")}}}
 	var points []forge.StatPoint
 	for i := range 10 {
