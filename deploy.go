@@ -74,6 +74,17 @@ type ServiceDeploy struct {
 	// Why says why the container was recreated: WhyDigest, WhyImage,
 	// WhyConfig, WhyCreated, or several of them.
 	Why []string `json:"why,omitempty"`
+	// Snapshot names the service's whole configuration as the deploy
+	// brought it up (content-addressed, secrets masked; see the ledger's
+	// snapshots), ConfigHash the compose config hash its container carries
+	// afterwards (what drift is checked against), and Summary what changed
+	// in its configuration since the deploy before ("digest, 2 env").
+	Snapshot   string `json:"snapshot,omitempty"`
+	ConfigHash string `json:"config_hash,omitempty"`
+	Summary    string `json:"config_summary,omitempty"`
+	// RequestedConfig is the snapshot a rollback restores the service to;
+	// empty restores the image only.
+	RequestedConfig string `json:"requested_config,omitempty"`
 }
 
 // Why a deploy recreated a service's container.
@@ -117,6 +128,10 @@ type Deploy struct {
 	Status   Status          `json:"status"`
 	// Error is a generic reason, safe to show and store: never the raw error.
 	Error string `json:"error,omitempty"`
+	// Warnings are things a person should know about a deploy that
+	// succeeded (a restored secret whose value changed since); they name
+	// keys, never values.
+	Warnings []string `json:"warnings,omitempty"`
 	// RollbackOf is the deploy whose digests a rollback replayed.
 	RollbackOf uint64 `json:"rollback_of,omitempty"`
 	// Reverts is the failed deploy an automatic rollback undid, and
@@ -132,6 +147,18 @@ type Deploy struct {
 	Queued         time.Time `json:"queued"`
 	Started        time.Time `json:"started,omitzero"`
 	Finished       time.Time `json:"finished,omitzero"`
+}
+
+// ConfigSummary is what the deploy changed in its services' configurations,
+// in one line: "web: digest, 2 env; worker: command".
+func (d Deploy) ConfigSummary() string {
+	var parts []string
+	for _, s := range d.Services {
+		if s.Summary != "" {
+			parts = append(parts, s.Service+": "+s.Summary)
+		}
+	}
+	return strings.Join(parts, "; ")
 }
 
 // Service returns the deploy's entry for the named service.
@@ -152,4 +179,31 @@ type QueuedDeploy struct {
 	// Commit is the git commit a git-sourced project is to be deployed at.
 	Commit string `json:"commit,omitempty"`
 	Status Status `json:"status"`
+}
+
+// UpRequest asks the engine to bring a project's services up.
+type UpRequest struct {
+	Ref ProjectRef
+	// Pins is the image each target service runs: repo@digest, or a local
+	// image ID.
+	Pins map[string]string
+	// Whole brings every service of the project up (a first deploy), not
+	// only the pinned ones.
+	Whole bool
+	// Restore puts services back to a snapshot's configuration (a
+	// rollback), its secrets taken from the compose file as it is now.
+	Restore map[string][]byte
+}
+
+// UpResult is what the engine says of an Up.
+type UpResult struct {
+	// ConfigChanged are the targets whose configuration other than the
+	// image differed from what their container was created with.
+	ConfigChanged map[string]bool
+	// Snapshots are the targets' configurations as brought up, secrets
+	// masked; none when the engine keeps no snapshots.
+	Snapshots map[string][]byte
+	// Warnings name what a person should know (a restored secret that
+	// changed since).
+	Warnings []string
 }

@@ -14,6 +14,11 @@ import (
 // reached; the engine wraps it, the dispatcher and the API classify by it.
 var ErrEngineUnavailable = errors.New("docker engine unreachable")
 
+// ErrIncompleteSnapshot marks a snapshot that cannot be brought up again: a
+// secret the compose file no longer has, a network or volume it no longer
+// declares.
+var ErrIncompleteSnapshot = errors.New("the configuration cannot be restored")
+
 // ErrNoContainer marks a service that has no container (to read logs of).
 var ErrNoContainer = errors.New("service has no container")
 
@@ -170,4 +175,7 @@ type Running struct {
 	ImageID     string `json:"image_id"`
 	Digest      string `json:"digest,omitempty"`
 	State       string `json:"state"`
+	// ConfigHash is the compose config hash the container was created
+	// with (its com.docker.compose.config-hash label).
+	ConfigHash string `json:"config_hash,omitempty"`
 }

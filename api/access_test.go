@@ -58,6 +58,8 @@ var apiRoutes = []struct {
 	{http.MethodPost, "/api/projects/shop/deploy", `{}`, true},
 	{http.MethodPost, "/api/projects/shop/rollback", `{}`, true},
 	{http.MethodGet, "/api/projects/shop/lock", "", false},
+	{http.MethodGet, "/api/projects/shop/diff?from=1", "", false},
+	{http.MethodPost, "/api/projects/shop/forget", `{}`, true},
 	{http.MethodGet, "/api/projects/shop/logs?service=web", "", true},
 	{http.MethodGet, "/api/projects/shop/stats", "", false},
 	{http.MethodGet, "/api/stats", "", false},

@@ -118,7 +118,7 @@ func (c *Client) Deploy(ctx context.Context, req dispatch.Request) (forge.Deploy
 // Rollback asks the daemon to roll back now and waits for the outcome.
 func (c *Client) Rollback(ctx context.Context, req dispatch.RollbackRequest) (forge.Deploy, error) {
 	var a DeployAnswer
-	body := RollbackBody{To: req.To, Services: req.Services, User: req.User, NoWait: req.NoWait}
+	body := RollbackBody{To: req.To, Services: req.Services, User: req.User, NoWait: req.NoWait, ImagesOnly: req.ImagesOnly}
 	if err := c.do(ctx, http.MethodPost, "/api/projects/"+url.PathEscape(req.Project)+"/rollback", body, &a); err != nil {
 		return forge.Deploy{}, err
 	}
@@ -156,6 +156,24 @@ func (c *Client) Projects(ctx context.Context) ([]ProjectStatus, error) {
 	var ps []ProjectStatus
 	err := c.do(ctx, http.MethodGet, "/api/projects", nil, &ps)
 	return ps, err
+}
+
+// Diff asks the daemon what changed in a project's configuration.
+func (c *Client) Diff(ctx context.Context, project, from, to string) (dispatch.Diff, error) {
+	var d dispatch.Diff
+	v := url.Values{"from": {from}}
+	if to != "" {
+		v.Set("to", to)
+	}
+	err := c.do(ctx, http.MethodGet, "/api/projects/"+url.PathEscape(project)+"/diff?"+v.Encode(), nil, &d)
+	return d, err
+}
+
+// Forget asks the daemon to delete what the ledger keeps of a project.
+func (c *Client) Forget(ctx context.Context, project string, force bool) (ledger.Forgotten, error) {
+	var out ledger.Forgotten
+	err := c.do(ctx, http.MethodPost, "/api/projects/"+url.PathEscape(project)+"/forget", ForgetBody{Force: force}, &out)
+	return out, err
 }
 
 // Project returns one project's status.

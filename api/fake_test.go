@@ -8,6 +8,7 @@ import (
 	"github.com/docker-forge/docker-forge"
 	"github.com/docker-forge/docker-forge/api"
 	"github.com/docker-forge/docker-forge/dispatch"
+	"github.com/docker-forge/docker-forge/ledger"
 )
 
 // fakeBackend answers with the values and errors a test configures, and
@@ -36,6 +37,7 @@ type fakeBackend struct {
 	tokenList   []forge.Token
 	newToken    api.NewToken
 	tokenErr    error
+	diffErr     error
 	// gate, when set, holds Deploy and Rollback until it is closed; entered
 	// then receives the context each started with.
 	gate    chan struct{}
@@ -123,6 +125,20 @@ func (f *fakeBackend) Projects(context.Context) ([]api.ProjectStatus, error) {
 }
 
 // calls is how many requests of any kind reached the backend.
+func (f *fakeBackend) Diff(_ context.Context, project, from, to string) (dispatch.Diff, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.tokenOps = append(f.tokenOps, "diff "+project+" "+from+" "+to)
+	return dispatch.Diff{Project: project, From: from, To: to}, f.diffErr
+}
+
+func (f *fakeBackend) Forget(_ context.Context, project string, force bool) (ledger.Forgotten, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.tokenOps = append(f.tokenOps, "forget "+project)
+	return ledger.Forgotten{Deploys: 1}, nil
+}
+
 func (f *fakeBackend) Project(_ context.Context, name string) (api.ProjectStatus, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

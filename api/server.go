@@ -41,6 +41,8 @@ type RollbackBody struct {
 	// NoWait refuses with 409 when another deploy of the project runs or
 	// is queued, instead of waiting for it.
 	NoWait bool `json:"no_wait,omitempty"`
+	// ImagesOnly restores the images only, not the configuration.
+	ImagesOnly bool `json:"images_only,omitempty"`
 }
 
 // BusyAnswer is the 409 answer to a deploy or rollback asked not to wait
@@ -80,6 +82,8 @@ func Register(r *mux.Router, b Backend, az Authorizer, log *slog.Logger, opts ..
 	sub.Handle("/projects/{name}/rollback", admin(h.rollback)).Methods(http.MethodPost)
 	sub.Handle("/projects/{name}/lock", webhook.Handler(h.lock)).Methods(http.MethodGet)
 	sub.Handle("/projects/{name}/logs", webhook.Handler(h.logs)).Methods(http.MethodGet)
+	sub.Handle("/projects/{name}/diff", webhook.Handler(h.diff)).Methods(http.MethodGet)
+	sub.Handle("/projects/{name}/forget", admin(h.forget)).Methods(http.MethodPost)
 	sub.Handle("/tokens", admin(h.tokens)).Methods(http.MethodGet)
 	sub.Handle("/tokens", admin(h.createToken)).Methods(http.MethodPost)
 	sub.Handle("/tokens/{name}", admin(h.revokeToken)).Methods(http.MethodDelete)
@@ -176,9 +180,35 @@ func (h *handlers) rollback(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := h.detach(r.Context())
 	defer cancel()
 	d, err := h.b.Rollback(ctx, dispatch.RollbackRequest{
-		Project: mux.Vars(r)["name"], To: body.To, Services: body.Services, User: who(r, body.User), NoWait: body.NoWait,
+		Project: mux.Vars(r)["name"], To: body.To, Services: body.Services, User: who(r, body.User), NoWait: body.NoWait, ImagesOnly: body.ImagesOnly,
 	})
 	return h.deployAnswer(w, d, err)
+}
+
+func (h *handlers) diff(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	d, err := h.b.Diff(r.Context(), mux.Vars(r)["name"], q.Get("from"), q.Get("to"))
+	if err != nil {
+		return h.fail(err)
+	}
+	return webhook.WriteJSON(w, http.StatusOK, d)
+}
+
+// ForgetBody is the body of POST /api/projects/{name}/forget.
+type ForgetBody struct {
+	Force bool `json:"force,omitempty"`
+}
+
+func (h *handlers) forget(w http.ResponseWriter, r *http.Request) error {
+	var body ForgetBody
+	if err := decode(r, &body); err != nil {
+		return err
+	}
+	out, err := h.b.Forget(r.Context(), mux.Vars(r)["name"], body.Force)
+	if err != nil {
+		return h.fail(err)
+	}
+	return webhook.WriteJSON(w, http.StatusOK, out)
 }
 
 func (h *handlers) lock(w http.ResponseWriter, r *http.Request) error {
@@ -220,7 +250,7 @@ func (h *handlers) fail(err error) error {
 		return webhook.Errorf(http.StatusNotFound, "%v", err)
 	case errors.Is(err, collector.ErrBadQuery):
 		return webhook.Errorf(http.StatusBadRequest, "%v", err)
-	case errors.Is(err, dispatch.ErrNothingToRollBack):
+	case errors.Is(err, dispatch.ErrNothingToRollBack), errors.Is(err, dispatch.ErrStillRunning):
 		return webhook.Errorf(http.StatusConflict, "%v", err)
 	case errors.Is(err, forge.ErrEngineUnavailable):
 		return webhook.Errorf(http.StatusServiceUnavailable, "%v", err)

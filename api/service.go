@@ -40,6 +40,11 @@ type Backend interface {
 	// Logs writes the last tail lines of a service's logs to w; with
 	// follow, the new ones too until ctx ends.
 	Logs(ctx context.Context, project, service string, tail int, follow bool, w io.Writer) error
+	// Diff is what changed in a project's configuration from one deploy
+	// to another ("" to: the current one; dispatch.Running: the containers).
+	Diff(ctx context.Context, project, from, to string) (dispatch.Diff, error)
+	// Forget deletes everything the ledger keeps of a project.
+	Forget(ctx context.Context, project string, force bool) (ledger.Forgotten, error)
 	// Tokens lists the API tokens, CreateToken makes one (its secret is in
 	// the answer, and nowhere else), RevokeToken deletes one.
 	Tokens(ctx context.Context) ([]forge.Token, error)
@@ -75,6 +80,10 @@ type ProjectStatus struct {
 	// StateUnknown marks a project whose containers could not be read (the
 	// engine is down): what the ledger says is all there is.
 	StateUnknown bool `json:"state_unknown,omitempty"`
+	// Drift names the services whose containers no longer match what the
+	// last deploy of them brought up (changed by hand since):
+	// `docker forge diff PROJECT running` shows how.
+	Drift []string `json:"drift,omitempty"`
 }
 
 // ServiceStatus is a service and what it runs.
@@ -129,6 +138,16 @@ func (l *Local) Rollback(ctx context.Context, req dispatch.RollbackRequest) (for
 // Lock returns the project's images as of a successful deploy.
 func (l *Local) Lock(ctx context.Context, project string, deploy uint64) (dispatch.Lock, error) {
 	return l.Dispatcher.Lock(ctx, project, deploy)
+}
+
+// Diff compares a project's configuration at two deploys.
+func (l *Local) Diff(ctx context.Context, project, from, to string) (dispatch.Diff, error) {
+	return l.Dispatcher.Diff(ctx, project, from, to)
+}
+
+// Forget deletes what the ledger keeps of a project.
+func (l *Local) Forget(ctx context.Context, project string, force bool) (ledger.Forgotten, error) {
+	return l.Dispatcher.Forget(ctx, project, force)
 }
 
 // History returns a project's deploys, newest first.
@@ -200,8 +219,9 @@ func (l *Local) refs(ctx context.Context) ([]forge.ProjectRef, bool, error) {
 // nothing to do with (no service follows pushes, never deployed).
 func (l *Local) status(ctx context.Context, ref forge.ProjectRef, engineDown bool) (ProjectStatus, bool) {
 	st := ProjectStatus{Name: ref.Name, WorkingDir: ref.WorkingDir, Services: []ServiceStatus{}}
-	if h, err := l.Ledger.History(ref.Name, 1); err == nil && len(h) > 0 {
-		st.LastDeploy = &h[0]
+	hist, _ := l.Ledger.History(ref.Name, driftDepth)
+	if len(hist) > 0 {
+		st.LastDeploy = &hist[0]
 	}
 	st.Attention, _ = l.Ledger.Attention(ref.Name)
 	if engineDown {
@@ -224,5 +244,44 @@ func (l *Local) status(ctx context.Context, ref forge.ProjectRef, engineDown boo
 		st.Services = append(st.Services, ServiceStatus{Name: s.Name, Image: s.Image, Digest: r.Digest, ImageID: r.ImageID, State: r.State, Enabled: s.Enabled()})
 		enabled = enabled || s.Enabled()
 	}
+	if err == nil {
+		st.Drift = drift(hist, running)
+	}
 	return st, enabled || st.LastDeploy != nil
+}
+
+// driftDepth is how many deploys back drift looks for each service's last.
+const driftDepth = 50
+
+// drift names the services whose container no longer runs what the newest
+// successful deploy of it (newest-first hist) left: another config hash (a
+// configuration changed by hand), or another image. Nothing drifts while a
+// deploy of the project runs or waits.
+func drift(hist []forge.Deploy, running map[string]forge.Running) []string {
+	if len(hist) > 0 && !hist[0].Status.Final() {
+		return nil
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, h := range hist {
+		if h.Status != forge.StatusSucceeded {
+			continue
+		}
+		for _, s := range h.Services {
+			if seen[s.Service] || s.ConfigHash == "" {
+				continue
+			}
+			seen[s.Service] = true
+			r, ok := running[s.Service]
+			ran := r.Digest
+			if s.ByImageID() {
+				ran = r.ImageID
+			}
+			if ok && (r.ConfigHash != s.ConfigHash || s.Digest != "" && ran != s.Digest) {
+				out = append(out, s.Service)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
 }

@@ -35,7 +35,12 @@ func backend(ctx context.Context, dockerCli command.Cli, opts *globalOptions, lo
 	if err != nil {
 		return nil, nil, err
 	}
-	eng, err := engine.New(dockerCli, log)
+	masker, err := opts.masker()
+	if err != nil {
+		_ = led.Close()
+		return nil, nil, err
+	}
+	eng, err := engine.New(dockerCli, log, engine.WithMasker(masker))
 	if err != nil {
 		_ = led.Close()
 		return nil, nil, err

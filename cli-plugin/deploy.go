@@ -164,6 +164,9 @@ func reportDeploy(w io.Writer, d forge.Deploy, err error, asJSON bool) error {
 		fmt.Fprintf(tw, "  %s\t%s → %s\t%s%s\n", s.Service, short(s.Previous), short(s.Digest), change, local)
 	}
 	_ = tw.Flush()
+	for _, warn := range d.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", warn)
+	}
 	if d.Reason == forge.ReasonManual && d.Status == forge.StatusSucceeded {
 		var on, off []string
 		for _, s := range d.Services {

@@ -53,6 +53,8 @@ func TestHelpGolden(t *testing.T) {
 		{name: "rollback", args: []string{"rollback", "--help"}},
 		{name: "ls", args: []string{"ls", "--help"}},
 		{name: "lock", args: []string{"lock", "--help"}},
+		{name: "diff", args: []string{"diff", "--help"}},
+		{name: "forget", args: []string{"forget", "--help"}},
 		{name: "token", args: []string{"token", "--help"}},
 		{name: "token-create", args: []string{"token", "create", "--help"}},
 		{name: "version", args: []string{"version", "--help"}},
@@ -129,10 +131,10 @@ func TestCommandTree(t *testing.T) {
 			t.Errorf("%s has no short description", c.Name())
 		}
 	}
-	if got, want := strings.Join(names, ","), "deploy,history,lock,ls,rollback,serve,stats,token,top,version"; got != want {
+	if got, want := strings.Join(names, ","), "deploy,diff,forget,history,lock,ls,rollback,serve,stats,token,top,version"; got != want {
 		t.Errorf("commands %s, want %s", got, want)
 	}
-	for _, name := range []string{"ls", "history", "deploy", "rollback", "stats", "top"} {
+	for _, name := range []string{"ls", "history", "deploy", "rollback", "stats", "top", "diff", "forget"} {
 		c, _, err := root.Find([]string{name})
 		if err != nil {
 			t.Fatal(err)

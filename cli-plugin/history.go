@@ -17,15 +17,16 @@ import (
 
 func newHistoryCommand(dockerCli command.Cli, g *globalOptions) *cobra.Command {
 	var (
-		asJSON bool
-		limit  int
+		asJSON, verbose bool
+		limit           int
 	)
 	cmd := &cobra.Command{
 		Use:   "history [OPTIONS] PROJECT",
 		Short: "Show a project's deploys, newest first",
 		Long: `Show every recorded deploy of a project, newest first: why it ran, what
 triggered it, each service's digest before and after, and how it ended.
-The ID is what "docker forge rollback --to" takes.`,
+The ID is what "docker forge rollback --to" and "docker forge diff" take; -v adds
+what each deploy changed in the configuration.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			b, done, err := g.open(cmd.Context(), dockerCli)
@@ -44,17 +45,22 @@ The ID is what "docker forge rollback --to" takes.`,
 				fmt.Fprintf(dockerCli.Out(), "no deploys recorded for %s\n", args[0])
 				return nil
 			}
-			return writeHistory(dockerCli.Out(), h)
+			return writeHistory(dockerCli.Out(), h, verbose)
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "also say what each deploy changed in the configuration (docker forge diff shows it whole), and its warnings")
 	cmd.Flags().IntVarP(&limit, "limit", "n", 0, "show at most this many deploys (0: all kept)")
 	return cmd
 }
 
-func writeHistory(w io.Writer, h []forge.Deploy) error {
+func writeHistory(w io.Writer, h []forge.Deploy, verbose bool) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tSTARTED\tREASON\tTRIGGER\tSTATUS\tSERVICES\tNOTE")
+	head := "ID\tSTARTED\tREASON\tTRIGGER\tSTATUS\tSERVICES\tNOTE"
+	if verbose {
+		head += "\tCONFIGURATION"
+	}
+	fmt.Fprintln(tw, head)
 	for _, d := range h {
 		var svcs []string
 		for _, s := range d.Services {
@@ -85,8 +91,15 @@ func writeHistory(w io.Writer, h []forge.Deploy) error {
 		if started.IsZero() {
 			started = d.Queued
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", d.ID, started.Local().Format(time.DateTime), d.Reason,
+		line := fmt.Sprintf("%d\t%s\t%s\t%s\t%s\t%s\t%s", d.ID, started.Local().Format(time.DateTime), d.Reason,
 			trigger(d.Trigger), d.Status, strings.Join(svcs, ", "), note)
+		if verbose {
+			line += "\t" + changesColumn(d.ConfigSummary())
+			for _, warn := range d.Warnings {
+				line += " (warning: " + warn + ")"
+			}
+		}
+		fmt.Fprintln(tw, line)
 	}
 	return tw.Flush()
 }

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -74,6 +75,9 @@ func writeProjects(w io.Writer, ps []api.ProjectStatus) error {
 			state := s.State
 			if state == "" {
 				state = "not created"
+			}
+			if slices.Contains(p.Drift, s.Name) {
+				state += " (DRIFT: changed by hand; docker forge diff " + p.Name + " running)"
 			}
 			follows, digest := "-", s.Digest
 			if s.Enabled {

@@ -13,6 +13,7 @@ import (
 	"github.com/docker-forge/docker-forge"
 	"github.com/docker-forge/docker-forge/api"
 	"github.com/docker-forge/docker-forge/dispatch"
+	"github.com/docker-forge/docker-forge/snapshot"
 )
 
 // t0 is in UTC; TestMain sets time.Local to UTC too, as writeHistory prints
@@ -46,6 +47,7 @@ func fixedDeploys() []forge.Deploy {
 					Changed: true, Enabled: true, Why: []string{forge.WhyConfig}},
 			},
 			Queued: t0.Add(60 * time.Minute), Started: t0.Add(60 * time.Minute), Finished: t0.Add(60*time.Minute + 2*time.Second),
+			Warnings: []string{"service web: environment.DB_PASSWORD is a secret whose value changed since; the current value is used"},
 		},
 		{
 			ID: 42, Project: "shop", Reason: forge.ReasonRollback, Status: forge.StatusSucceeded, RollbackOf: 40,
@@ -64,7 +66,7 @@ func fixedDeploys() []forge.Deploy {
 			ID: 40, Project: "shop", Reason: forge.ReasonPush, Status: forge.StatusSucceeded,
 			Trigger: forge.Trigger{Provider: "distribution", Delivery: "5d8c0a6e-2f1b-4c1e-9d7a-3b2f4e6a8c0d"},
 			Services: []forge.ServiceDeploy{
-				{Service: "web", Previous: digest('b'), Digest: digest('c'), Changed: true, Enabled: true, Why: []string{forge.WhyDigest, forge.WhyConfig}},
+				{Service: "web", Previous: digest('b'), Digest: digest('c'), Changed: true, Enabled: true, Why: []string{forge.WhyDigest, forge.WhyConfig}, Summary: "digest, 1 env"},
 				{Service: "worker", Previous: digest('d'), Digest: digest('d'), Enabled: true},
 			},
 			Queued: t0.Add(30 * time.Minute), Started: t0.Add(30 * time.Minute), Finished: t0.Add(31 * time.Minute),
@@ -112,10 +114,32 @@ func fixedDeploys() []forge.Deploy {
 
 func TestWriteHistoryGolden(t *testing.T) {
 	var buf bytes.Buffer
-	if err := writeHistory(&buf, fixedDeploys()); err != nil {
+	if err := writeHistory(&buf, fixedDeploys(), false); err != nil {
 		t.Fatal(err)
 	}
 	checkGolden(t, "history", buf.Bytes())
+	buf.Reset()
+	if err := writeHistory(&buf, fixedDeploys(), true); err != nil {
+		t.Fatal(err)
+	}
+	checkGolden(t, "history-verbose", buf.Bytes())
+}
+
+func TestWriteDiff(t *testing.T) {
+	d := dispatch.Diff{Project: "shop", From: "9", To: dispatch.Running, Services: []dispatch.ServiceDiff{
+		{Service: "web", Changes: []snapshot.Change{
+			{Field: "environment.DB_PASSWORD", Secret: true},
+			{Field: "environment.LOG_LEVEL", From: "info", To: "debug"},
+			{Field: "image", From: "ghcr.io/acme/web@" + digest('a'), To: "ghcr.io/acme/web@" + digest('b')},
+			{Field: "ports", Added: []string{"8443:443/tcp"}},
+		}},
+		{Service: "worker", Added: true},
+	}}
+	var buf bytes.Buffer
+	if err := writeDiff(&buf, d); err != nil {
+		t.Fatal(err)
+	}
+	checkGolden(t, "diff", buf.Bytes())
 }
 
 func TestWriteHistoryLocalTime(t *testing.T) {
@@ -123,7 +147,7 @@ func TestWriteHistoryLocalTime(t *testing.T) {
 	time.Local = time.FixedZone("CET", 3600)
 	t.Cleanup(func() { time.Local = old })
 	var buf bytes.Buffer
-	if err := writeHistory(&buf, []forge.Deploy{{ID: 1, Project: "shop", Queued: t0, Started: t0}}); err != nil {
+	if err := writeHistory(&buf, []forge.Deploy{{ID: 1, Project: "shop", Queued: t0, Started: t0}}, false); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(buf.String(), "2026-03-14 10:26:53") {

@@ -1,5 +1,6 @@
 // Package cliplugin is docker-forge's command tree: `docker forge serve`,
-// deploy, ls, history, rollback, lock, stats, top, token and version. It wires the other packages
+// deploy, ls, history, rollback, lock, diff, forget, stats, top, token and
+// version. It wires the other packages
 // together and is the only package besides main that reads flags and the
 // environment. The same tree runs as a Docker CLI plugin and standalone.
 package cliplugin
@@ -19,6 +20,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/docker-forge/docker-forge"
+	"github.com/docker-forge/docker-forge/snapshot"
 )
 
 // Metadata is the plugin handshake docker reads with docker-cli-plugin-metadata.
@@ -79,6 +81,8 @@ whether or not it runs.`,
 		newRollbackCommand(dockerCli, opts),
 		newLsCommand(dockerCli, opts),
 		newLockCommand(dockerCli, opts),
+		newDiffCommand(dockerCli, opts),
+		newForgetCommand(dockerCli, opts),
 		newTokenCommand(dockerCli, opts),
 		newStatsCommand(dockerCli, opts),
 		newTopCommand(dockerCli, opts),
@@ -118,6 +122,17 @@ func (o *globalOptions) socketPath() string { return filepath.Join(o.dataDir, "f
 
 // checkoutsPath is where forge keeps its git checkouts of x-forge sources.
 func (o *globalOptions) checkoutsPath() string { return filepath.Join(o.dataDir, "checkouts") }
+
+// masker masks secrets in the snapshots of deploys, with the key kept in
+// the data dir beside (never in) the ledger, and the secret names of
+// $FORGE_SECRET_NAMES (comma-separated glob patterns) beyond the defaults.
+func (o *globalOptions) masker() (*snapshot.Masker, error) {
+	key, err := snapshot.LoadKey(filepath.Join(o.dataDir, "snapshot.key"))
+	if err != nil {
+		return nil, err
+	}
+	return snapshot.NewMasker(key, strings.Split(os.Getenv("FORGE_SECRET_NAMES"), ",")...), nil
+}
 
 func newVersionCommand(dockerCli command.Cli) *cobra.Command {
 	return &cobra.Command{

@@ -139,7 +139,7 @@ func runServe(ctx context.Context, dockerCli command.Cli, g *globalOptions, o *s
 		return err
 	}
 	defer led.Close()
-	d, err := newDaemon(ctx, dockerCli, led, secrets, o, g.checkoutsPath(), log)
+	d, err := newDaemon(ctx, dockerCli, led, secrets, o, g, log)
 	if err != nil {
 		return err
 	}
@@ -171,9 +171,13 @@ type daemon struct {
 	tcp, sock  *mux.Router
 }
 
-func newDaemon(ctx context.Context, dockerCli command.Cli, led *ledger.Ledger, secrets webhookSecrets, o *serveOptions, checkouts string, log *slog.Logger) (*daemon, error) {
+func newDaemon(ctx context.Context, dockerCli command.Cli, led *ledger.Ledger, secrets webhookSecrets, o *serveOptions, g *globalOptions, log *slog.Logger) (*daemon, error) {
 	secret := secrets.Default
-	eng, err := engine.New(dockerCli, log)
+	masker, err := g.masker()
+	if err != nil {
+		return nil, err
+	}
+	eng, err := engine.New(dockerCli, log, engine.WithMasker(masker))
 	if err != nil {
 		return nil, err
 	}
@@ -189,7 +193,7 @@ func newDaemon(ctx context.Context, dockerCli command.Cli, led *ledger.Ledger, s
 		Engine: eng, Ledger: led, Logger: log, StopGrace: o.shutdownTimeout,
 		HealthTimeout: o.healthTimeout, Settle: o.settle, MaxQueued: o.maxQueued,
 		Secrets: append(registrySecrets(dockerCli), secrets.all()...), Registerer: reg,
-		Git: gitsrc.New(gitsrc.Config{Root: checkouts, Logger: log}), GitCredentials: secrets.gitCredentials,
+		Git: gitsrc.New(gitsrc.Config{Root: g.checkoutsPath(), Logger: log}), GitCredentials: secrets.gitCredentials,
 		KeepImages: o.keepImages,
 	})
 	if err := disp.Recover(); err != nil {

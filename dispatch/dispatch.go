@@ -33,10 +33,13 @@ type Engine interface {
 	// Running reports what each service's container runs now.
 	Running(ctx context.Context, project string) (map[string]forge.Running, error)
 	// Up brings the pinned services (service -> repo@digest or local image
-	// ID) up as compose up -d would, and returns those whose configuration
-	// other than the image differs from what their container was created
-	// with.
-	Up(ctx context.Context, ref forge.ProjectRef, pins map[string]string, whole bool) (map[string]bool, error)
+	// ID) up as compose up -d would, restored ones to their snapshot's
+	// configuration, and says which had another configuration than their
+	// container, with each one's snapshot.
+	Up(ctx context.Context, req forge.UpRequest) (forge.UpResult, error)
+	// RunningSnapshots reads what each service's container was created
+	// with, as a snapshot; secret says which fields to mask.
+	RunningSnapshots(ctx context.Context, project string, secret func(service, field string) bool) (map[string][]byte, error)
 	// Health reads what the health gate needs of each service's container.
 	Health(ctx context.Context, project string) (map[string]forge.Health, error)
 	// Build builds services (service -> tag) of a git checkout and returns
@@ -129,6 +132,9 @@ type want struct {
 	image string
 	// local marks digest as a local image ID (a rollback to a local image).
 	local bool
+	// snapshot is the configuration a rollback restores the service to;
+	// empty keeps the compose file's.
+	snapshot string
 }
 
 // job is one deploy waiting for its project's turn.
@@ -149,6 +155,9 @@ type job struct {
 	build bool
 	// turn is the deploy's place in its project's line.
 	turn *turn
+	// snapshots are the configurations the deploy brought up, by id: they
+	// go to the ledger with its final record.
+	snapshots map[string][]byte
 	// rev counts the pushes that joined the deploy while queued; created is
 	// closed once its ledger record exists (createErr says if it failed).
 	rev       uint64

@@ -71,7 +71,7 @@ func (d *Dispatcher) execute(ctx context.Context, j *job) error {
 			Commit: dep.Commit}
 		log.Warn("deploy interrupted; queued to converge at the next start", "reason", reasonInterrupt)
 		log.Debug("deploy interruption detail", "error", d.scrub.String(err.Error()))
-		if cerr := d.led.Chain(dep, &next, nil); cerr != nil {
+		if cerr := d.led.Chain(dep, &next, nil, j.snapshots); cerr != nil {
 			log.Error("deploy outcome not recorded", "error", cerr)
 			return fmt.Errorf("deploy %s: %w", j.ref.Name, cerr)
 		}
@@ -96,7 +96,8 @@ func (d *Dispatcher) execute(ctx context.Context, j *job) error {
 	if dep.RevertedBy != 0 {
 		return &Failure{Deploy: *dep}
 	}
-	if uerr := d.led.Update(*dep); uerr != nil {
+	d.summarize(j)
+	if uerr := d.led.Finish(*dep, j.snapshots); uerr != nil {
 		log.Error("deploy outcome not recorded", "error", uerr)
 		return fmt.Errorf("deploy %s: %w", j.ref.Name, uerr)
 	}
@@ -150,7 +151,7 @@ func (d *Dispatcher) converge(ctx context.Context, j *job) (string, error) {
 		if w.tag != "" {
 			image = withTag(image, w.tag)
 		}
-		sd := forge.ServiceDeploy{Service: name, Image: image, Requested: w.digest, Enabled: s.Enabled()}
+		sd := forge.ServiceDeploy{Service: name, Image: image, Requested: w.digest, RequestedConfig: w.snapshot, Enabled: s.Enabled()}
 		t, reason, err := d.pinService(ctx, dep.Project, s, image, w, j.build)
 		if err != nil {
 			sd.Previous = before[name].Digest
@@ -188,15 +189,23 @@ func (d *Dispatcher) converge(ctx context.Context, j *job) (string, error) {
 		return "ledger write failed", err
 	}
 
+	restore, reason, err := d.restores(j)
+	if err != nil {
+		return reason, err
+	}
 	// A project with no container at all is brought up whole by a manual
 	// deploy; a push or a rollback touches only its services.
 	whole := len(before) == 0 && dep.Reason == forge.ReasonManual
-	config, err := d.eng.Up(ctx, j.ref, pins, whole)
+	res, err := d.eng.Up(ctx, forge.UpRequest{Ref: j.ref, Pins: pins, Whole: whole, Restore: restore})
+	d.keepSnapshots(j, res)
 	if err != nil {
 		// Compose may have recreated some services before it failed:
 		// what runs now is recorded all the same.
 		if after, rerr := d.eng.Running(ctx, dep.Project); rerr == nil {
-			recordPostState(dep, before, after, config)
+			recordPostState(dep, before, after, res.ConfigChanged)
+		}
+		if errors.Is(err, forge.ErrIncompleteSnapshot) {
+			return reasonIncomplete, err
 		}
 		return d.engineReason(err, reasonUp), err
 	}
@@ -206,7 +215,7 @@ func (d *Dispatcher) converge(ctx context.Context, j *job) (string, error) {
 	if err != nil {
 		return d.engineReason(err, reasonRunning), err
 	}
-	recordPostState(dep, before, after, config)
+	recordPostState(dep, before, after, res.ConfigChanged)
 	var mismatch []string
 	for _, sd := range dep.Services {
 		if now := after[sd.Service]; sd.Digest != sd.Target() || now.State != "running" {
@@ -295,7 +304,10 @@ func (d *Dispatcher) autoRollback(ctx context.Context, j *job, failed *forge.Dep
 			digest = s.Previous
 		}
 		if digest != "" {
-			rb.services[s.Service] = want{digest: digest, local: s.ByImageID(), image: s.Image}
+			// The configuration that passed, too: a push that came with an
+			// edit on disk is undone whole.
+			w := want{digest: digest, local: s.ByImageID(), image: s.Image, snapshot: snapshotIn(hist, of, s.Service)}
+			rb.services[s.Service] = w
 			rb.deploy.RollbackOf = max(rb.deploy.RollbackOf, of)
 		}
 	}
@@ -309,9 +321,10 @@ func (d *Dispatcher) autoRollback(ctx context.Context, j *job, failed *forge.Dep
 	}
 	// The failed deploy's outcome and its rollback land together: a crash
 	// now leaves a rollback that Recover runs again.
+	d.summarize(j)
 	err := d.led.Chain(failed, &rb.deploy, func(done, next *forge.Deploy) {
 		done.RevertedBy, next.Reverts = next.ID, done.ID
-	})
+	}, j.snapshots)
 	if err != nil {
 		log.Error("automatic rollback not recorded", "error", err)
 		return
@@ -337,7 +350,8 @@ func (d *Dispatcher) autoRollback(ctx context.Context, j *job, failed *forge.Dep
 		rb.deploy.Status = forge.StatusSucceeded
 		log.Info("automatic rollback succeeded", "rollback_id", rb.deploy.ID)
 	}
-	if uerr := d.led.Update(rb.deploy); uerr != nil {
+	d.summarize(rb)
+	if uerr := d.led.Finish(rb.deploy, rb.snapshots); uerr != nil {
 		log.Error("rollback outcome not recorded", "error", uerr)
 	}
 }
@@ -369,6 +383,7 @@ func recordPostState(dep *forge.Deploy, before, after map[string]forge.Running, 
 			sd.Digest = now.ImageID
 		}
 		sd.Changed = now.ContainerID != was.ContainerID
+		sd.ConfigHash = now.ConfigHash
 		sd.Why = nil
 		switch {
 		case !sd.Changed:

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -26,18 +27,21 @@ import (
 type fakeEngine struct {
 	mu sync.Mutex
 
-	projects map[string]forge.Project                            // name -> compose model
-	registry map[string]string                                   // repo:tag or repo@digest -> digest
-	running  map[string]map[string]forge.Running                 // project -> service -> container
-	lie      map[string]map[string]string                        // project -> service -> digest reported after Up
-	gates    map[string]chan struct{}                            // project -> Up waits until closed
-	entered  chan string                                         // receives a project name when its Up starts
-	nextID   int                                                 // container id counter
-	errs     struct{ projects, running error }                   // engine-wide failures
-	errsBy   struct{ load, up, resolve, build map[string]error } // failures by project or image ref
-	images   map[string]string                                   // built or local tag -> image id
-	built    []string                                            // tags built
-	edited   map[string]map[string]bool                          // project -> services whose config changed on disk
+	projects  map[string]forge.Project                            // name -> compose model
+	registry  map[string]string                                   // repo:tag or repo@digest -> digest
+	running   map[string]map[string]forge.Running                 // project -> service -> container
+	lie       map[string]map[string]string                        // project -> service -> digest reported after Up
+	gates     map[string]chan struct{}                            // project -> Up waits until closed
+	entered   chan string                                         // receives a project name when its Up starts
+	nextID    int                                                 // container id counter
+	errs      struct{ projects, running error }                   // engine-wide failures
+	errsBy    struct{ load, up, resolve, build map[string]error } // failures by project or image ref
+	images    map[string]string                                   // built or local tag -> image id
+	built     []string                                            // tags built
+	edited    map[string]map[string]bool                          // project -> services whose config changed on disk
+	env       map[string]map[string]map[string]string             // project -> service -> environment
+	restored  []string                                            // services a restore put back
+	snapshots bool                                                // Up returns snapshots (as with a masker)
 
 	health   map[string]map[string]forge.Health // project -> service -> health; default running long, no healthcheck
 	healthOf map[string]forge.Health            // digest -> health of any container running it
@@ -248,13 +252,27 @@ func (f *fakeEngine) setHealth(project, service string, h forge.Health) {
 }
 
 // Up recreates, like compose, only the services whose image or
-// configuration (see edit) differs from what their container runs.
-func (f *fakeEngine) Up(ctx context.Context, ref forge.ProjectRef, pins map[string]string, whole bool) (map[string]bool, error) {
+// configuration (see edit) differs from what their container runs. Each
+// target's snapshot is its image and the environment setEnv gave it; a
+// restore puts that environment back.
+func (f *fakeEngine) Up(ctx context.Context, req forge.UpRequest) (forge.UpResult, error) {
+	ref, pins, whole := req.Ref, req.Pins, req.Whole
 	f.mu.Lock()
+	for svc, raw := range req.Restore {
+		var snap struct {
+			Environment map[string]string `json:"environment"`
+		}
+		if err := json.Unmarshal(raw, &snap); err != nil {
+			f.mu.Unlock()
+			return forge.UpResult{}, err
+		}
+		f.setEnvLocked(ref.Name, svc, snap.Environment)
+		f.restored = append(f.restored, svc)
+	}
 	f.ups = append(f.ups, upCall{Project: ref.Name, Pins: maps.Clone(pins), Whole: whole})
 	if err := f.errsBy.up[ref.Name]; err != nil {
 		f.mu.Unlock()
-		return nil, err
+		return forge.UpResult{}, err
 	}
 	f.active[ref.Name]++
 	f.maxActive[ref.Name] = max(f.maxActive[ref.Name], f.active[ref.Name])
@@ -278,9 +296,18 @@ func (f *fakeEngine) Up(ctx context.Context, ref forge.ProjectRef, pins map[stri
 	defer f.mu.Unlock()
 	f.active[ref.Name]--
 	if err != nil {
-		return nil, err
+		return forge.UpResult{}, err
 	}
 	config := map[string]bool{}
+	var snaps map[string][]byte
+	for svc, pin := range pins {
+		if f.snapshots {
+			if snaps == nil {
+				snaps = map[string][]byte{}
+			}
+			snaps[svc], _ = json.Marshal(map[string]any{"image": pin, "environment": f.env[ref.Name][svc]})
+		}
+	}
 	for svc, pin := range pins {
 		edited := f.edited[ref.Name][svc]
 		config[svc] = edited
@@ -310,7 +337,45 @@ func (f *fakeEngine) Up(ctx context.Context, ref forge.ProjectRef, pins map[stri
 		}
 		f.setRunning(ref.Name, svc, pin, digest)
 	}
-	return config, nil
+	return forge.UpResult{ConfigChanged: config, Snapshots: snaps}, nil
+}
+
+// setEnv gives a service an environment: it shows in its snapshots, and a
+// change of it recreates the service, as an edit does.
+func (f *fakeEngine) setEnv(project, service string, env map[string]string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.setEnvLocked(project, service, env)
+}
+
+func (f *fakeEngine) setEnvLocked(project, service string, env map[string]string) {
+	if f.env == nil {
+		f.env = map[string]map[string]map[string]string{}
+	}
+	if f.env[project] == nil {
+		f.env[project] = map[string]map[string]string{}
+	}
+	if !maps.Equal(f.env[project][service], env) {
+		if f.edited == nil {
+			f.edited = map[string]map[string]bool{}
+		}
+		if f.edited[project] == nil {
+			f.edited[project] = map[string]bool{}
+		}
+		f.edited[project][service] = true
+	}
+	f.env[project][service] = env
+}
+
+// RunningSnapshots is each running service's image and environment.
+func (f *fakeEngine) RunningSnapshots(_ context.Context, project string, _ func(string, string) bool) (map[string][]byte, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := map[string][]byte{}
+	for svc, r := range f.running[project] {
+		out[svc], _ = json.Marshal(map[string]any{"image": r.Image, "environment": f.env[project][svc]})
+	}
+	return out, nil
 }
 
 // edit marks a service's configuration as changed on disk: the next Up of

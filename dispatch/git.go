@@ -303,10 +303,11 @@ func (d *Dispatcher) convergeGit(ctx context.Context, j *job) (string, error) {
 	if err := d.led.Update(*dep); err != nil {
 		return "ledger write failed", err
 	}
-	config, err := d.eng.Up(ctx, j.ref, pins, true)
+	res, err := d.eng.Up(ctx, forge.UpRequest{Ref: j.ref, Pins: pins, Whole: true})
+	d.keepSnapshots(j, res)
 	if err != nil {
 		if after, rerr := d.eng.Running(ctx, dep.Project); rerr == nil {
-			recordPostState(dep, before, after, config)
+			recordPostState(dep, before, after, res.ConfigChanged)
 		}
 		return d.engineReason(err, reasonUp), err
 	}
@@ -314,7 +315,7 @@ func (d *Dispatcher) convergeGit(ctx context.Context, j *job) (string, error) {
 	if err != nil {
 		return d.engineReason(err, reasonRunning), err
 	}
-	recordPostState(dep, before, after, config)
+	recordPostState(dep, before, after, res.ConfigChanged)
 	// The images are checked here; whether the services came up (one-shot
 	// jobs exit, scale 0 has no container) is the health gate's to judge.
 	var mismatch []string

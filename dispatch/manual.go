@@ -115,6 +115,10 @@ type RollbackRequest struct {
 	// NoWait refuses, with a *BusyError, when another deploy of the project
 	// runs or is queued, instead of waiting for it.
 	NoWait bool
+	// ImagesOnly returns the services to the images only, keeping the
+	// configuration the compose file has now; without it, the
+	// configuration the deploy returned to ran with is restored too.
+	ImagesOnly bool
 }
 
 // Rollback replays the digests of an earlier successful deploy, recorded as
@@ -243,7 +247,7 @@ func (d *Dispatcher) rollbackPins(req RollbackRequest) (map[string]want, uint64,
 		pins := map[string]want{}
 		for _, s := range t.Services {
 			if s.Digest != "" && (len(req.Services) == 0 || contains(req.Services, s.Service)) {
-				pins[s.Service] = want{digest: s.Digest, local: s.ByImageID(), image: s.Image}
+				pins[s.Service] = want{digest: s.Digest, local: s.ByImageID(), image: s.Image, snapshot: configOf(req, s)}
 			}
 		}
 		for _, name := range req.Services {
@@ -277,7 +281,8 @@ func (d *Dispatcher) rollbackPins(req RollbackRequest) (map[string]want, uint64,
 			}
 			movedAny = true
 			if id := deployedBy(hist[i+1:], s.Service, s.Previous); id != 0 {
-				pins[s.Service] = want{digest: s.Previous, local: s.ByImageID(), image: s.Image}
+				back, _ := findDeploy(hist, id).Service(s.Service)
+				pins[s.Service] = want{digest: s.Previous, local: s.ByImageID(), image: s.Image, snapshot: configOf(req, back)}
 				of = max(of, id)
 			}
 		}
@@ -290,6 +295,24 @@ func (d *Dispatcher) rollbackPins(req RollbackRequest) (map[string]want, uint64,
 		return pins, of, nil
 	}
 	return nil, 0, fmt.Errorf("rollback %s: %w", req.Project, ErrNothingToRollBack)
+}
+
+// configOf is the snapshot a rollback restores a service to: the one the
+// deploy it returns to recorded, unless asked for the images only.
+func configOf(req RollbackRequest, s forge.ServiceDeploy) string {
+	if req.ImagesOnly {
+		return ""
+	}
+	return s.Snapshot
+}
+
+func findDeploy(hist []forge.Deploy, id uint64) forge.Deploy {
+	for _, h := range hist {
+		if h.ID == id {
+			return h
+		}
+	}
+	return forge.Deploy{}
 }
 
 // deployedBy returns the newest successful deploy in hist (newest first)

@@ -80,8 +80,16 @@ func (r recorder) Update(d forge.Deploy) error {
 	return err
 }
 
-func (r recorder) Chain(done, next *forge.Deploy, link func(done, next *forge.Deploy)) error {
-	err := r.Ledger.Chain(done, next, link)
+func (r recorder) Finish(d forge.Deploy, snapshots map[string][]byte) error {
+	err := r.Ledger.Finish(d, snapshots)
+	if err == nil {
+		r.m.observe(d)
+	}
+	return err
+}
+
+func (r recorder) Chain(done, next *forge.Deploy, link func(done, next *forge.Deploy), snapshots map[string][]byte) error {
+	err := r.Ledger.Chain(done, next, link, snapshots)
 	if err == nil {
 		r.m.observe(*done)
 		r.m.observe(*next)

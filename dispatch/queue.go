@@ -88,7 +88,7 @@ func (d *Dispatcher) requeue(dep forge.Deploy, recovered bool) error {
 	}
 	svcs := map[string]want{}
 	for _, s := range dep.Services {
-		w := want{digest: s.Requested, image: s.Image, local: s.Local}
+		w := want{digest: s.Requested, image: s.Image, local: s.Local, snapshot: s.RequestedConfig}
 		w.confirm = w.digest != "" && dep.Reason == forge.ReasonPush && dep.Trigger.Provider != forge.ProviderPoll
 		if s.Image != "" {
 			_, w.tag, _ = imageTag(s.Image)
@@ -311,7 +311,8 @@ func (d *Dispatcher) absorb(older, j *job) error {
 func servicesOf(svcs map[string]want) []forge.ServiceDeploy {
 	var out []forge.ServiceDeploy
 	for _, name := range sortedKeys(svcs) {
-		out = append(out, forge.ServiceDeploy{Service: name, Image: svcs[name].image, Requested: svcs[name].digest, Local: svcs[name].local})
+		w := svcs[name]
+		out = append(out, forge.ServiceDeploy{Service: name, Image: w.image, Requested: w.digest, Local: w.local, RequestedConfig: w.snapshot})
 	}
 	return out
 }

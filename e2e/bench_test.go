@@ -87,7 +87,7 @@ func newBenchStackWith(b *testing.B, web string) *benchStack {
 		ref:  forge.ProjectRef{Name: project, ConfigFiles: []string{path}, WorkingDir: filepath.Dir(path)},
 		disp: dispatch.New(dispatch.Config{Engine: eng, Ledger: led}),
 	}
-	if _, err := eng.Up(b.Context(), s.ref, map[string]string{"web": repo + "@" + d1}, true); err != nil {
+	if _, err := eng.Up(b.Context(), forge.UpRequest{Ref: s.ref, Pins: map[string]string{"web": repo + "@" + d1}, Whole: true}); err != nil {
 		b.Fatal(err)
 	}
 	return s

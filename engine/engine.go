@@ -26,6 +26,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/docker-forge/docker-forge"
+	"github.com/docker-forge/docker-forge/snapshot"
 )
 
 // ErrUnavailable marks errors caused by a Docker engine that cannot be
@@ -41,10 +42,11 @@ type Engine struct {
 	index     projectIndex
 	hostMem   atomic.Uint64
 	hostMemMu sync.Mutex
+	masker    *snapshot.Masker
 }
 
 // New returns an Engine on an initialized docker CLI.
-func New(cli command.Cli, log *slog.Logger) (*Engine, error) {
+func New(cli command.Cli, log *slog.Logger, opts ...Option) (*Engine, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -60,7 +62,11 @@ func New(cli command.Cli, log *slog.Logger) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("engine: compose service: %w", err)
 	}
-	return &Engine{cli: cli, compose: svc, log: log}, nil
+	e := &Engine{cli: cli, compose: svc, log: log}
+	for _, o := range opts {
+		o(e)
+	}
+	return e, nil
 }
 
 // classify wraps errors that mean the daemon is down with ErrUnavailable.
@@ -246,7 +252,7 @@ func (e *Engine) Running(ctx context.Context, project string) (map[string]forge.
 		if prev, ok := out[svc]; ok && prev.State == "running" {
 			continue // a scaled service: the first running replica speaks for it
 		}
-		r := forge.Running{Service: svc, ContainerID: c.ID, Image: c.Image, ImageID: c.ImageID, State: string(c.State)}
+		r := forge.Running{Service: svc, ContainerID: c.ID, Image: c.Image, ImageID: c.ImageID, State: string(c.State), ConfigHash: c.Labels[api.ConfigHashLabel]}
 		r.Digest, err = e.runningDigest(ctx, c.Image, c.ImageID)
 		if err != nil {
 			return nil, fmt.Errorf("container %s of %s/%s: %w", shortID(c.ID), project, svc, err)
@@ -295,50 +301,72 @@ func shortID(id string) string {
 }
 
 // Up brings the target services up through the compose SDK as `compose up
-// -d` would, each pinned service with its image set to pins[service] (a
-// repo@digest, or a local image ID). Compose recreates a service whose
+// -d` would, each pinned service with its image set to its pin (a
+// repo@digest, or a local image ID), a restored one first put back to its
+// snapshot's configuration. Compose recreates a service whose
 // configuration, image included, differs from what its container was
-// created with, keeps the anonymous volumes of a container it recreates, and
-// leaves the other services as they are. With whole (a project's first
+// created with, keeps the anonymous volumes of a container it recreates,
+// and leaves the other services as they are. With Whole (a project's first
 // deploy) every service of the project is brought up; otherwise only the
 // targets, and what they depend on, left as they are.
 //
-// It returns the targets whose configuration other than the image differs
-// from what their container was created with (config-hash label), so a
-// deploy can say why compose recreated them.
-func (e *Engine) Up(ctx context.Context, ref forge.ProjectRef, pins map[string]string, whole bool) (map[string]bool, error) {
-	targets := make([]string, 0, len(pins))
-	for svc := range pins {
+// It says which targets' configuration other than the image differed from
+// what their container was created with (config-hash label), so a deploy
+// can say why compose recreated them, and, with a masker, each target's
+// snapshot as brought up.
+func (e *Engine) Up(ctx context.Context, req forge.UpRequest) (forge.UpResult, error) {
+	ref := req.Ref
+	res := forge.UpResult{ConfigChanged: map[string]bool{}}
+	targets := make([]string, 0, len(req.Pins))
+	for svc := range req.Pins {
 		targets = append(targets, svc)
 	}
 	slices.Sort(targets)
 	var narrow []string
-	if !whole {
+	if !req.Whole {
 		narrow = targets
 	}
 	p, err := e.load(ctx, ref, narrow)
 	if err != nil {
-		return nil, err
+		return res, err
 	}
 	if err := e.tidyInterruptedRecreates(ctx, p.Name, targets); err != nil {
-		return nil, fmt.Errorf("up %s: %w", ref.Name, err)
+		return res, fmt.Errorf("up %s: %w", ref.Name, err)
 	}
 	current, err := e.serviceContainers(ctx, p.Name)
 	if err != nil {
-		return nil, fmt.Errorf("up %s: %w", ref.Name, err)
+		return res, fmt.Errorf("up %s: %w", ref.Name, err)
 	}
-	changed := map[string]bool{}
 	for _, svc := range targets {
 		s, ok := p.Services[svc]
 		if !ok {
-			return nil, fmt.Errorf("up %s: no service %q in the compose model", ref.Name, svc)
+			return res, fmt.Errorf("up %s: no service %q in the compose model", ref.Name, svc)
 		}
-		pinned, configChanged, err := e.pinService(ctx, p.Name, s, pins[svc], containerOf(current, svc))
+		if raw, ok := req.Restore[svc]; ok {
+			restored, warnings, err := e.restoreService(p, s, raw)
+			if err != nil {
+				return res, fmt.Errorf("up %s: restore %s: %w", ref.Name, svc, err)
+			}
+			s, res.Warnings = restored, append(res.Warnings, warnings...)
+		}
+		pinned, configChanged, err := e.pinService(ctx, p.Name, s, req.Pins[svc], containerOf(current, svc))
 		if err != nil {
-			return nil, fmt.Errorf("up %s: %w", ref.Name, err)
+			return res, fmt.Errorf("up %s: %w", ref.Name, err)
 		}
-		changed[svc] = configChanged
+		res.ConfigChanged[svc] = configChanged
 		p.Services[svc] = pinned
+		if e.masker != nil {
+			snap := pinned
+			snap.Image = req.Pins[svc] // what runs, however compose was asked to spell it
+			b, err := e.snapshotOf(p, snap)
+			if err != nil {
+				return res, fmt.Errorf("up %s: snapshot of %s: %w", ref.Name, svc, err)
+			}
+			if res.Snapshots == nil {
+				res.Snapshots = map[string][]byte{}
+			}
+			res.Snapshots[svc] = b
+		}
 	}
 	err = e.compose.Up(ctx, p, api.UpOptions{
 		Create: api.CreateOptions{
@@ -355,9 +383,9 @@ func (e *Engine) Up(ctx context.Context, ref forge.ProjectRef, pins map[string]s
 		Start: api.StartOptions{Project: p, Services: targets},
 	})
 	if err != nil {
-		return changed, fmt.Errorf("up %s %s: %w", ref.Name, strings.Join(targets, ","), classify(err))
+		return res, fmt.Errorf("up %s %s: %w", ref.Name, strings.Join(targets, ","), classify(err))
 	}
-	return changed, nil
+	return res, nil
 }
 
 // pinService returns s as compose is to bring it up with image pin, and

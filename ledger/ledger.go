@@ -117,11 +117,15 @@ func (l *Ledger) Create(d *forge.Deploy) error {
 }
 
 // Chain rewrites done and records next (assigning next.ID, which done may
-// name, as link does once it is known) in one transaction: a crash between
+// name, as link does once it is known), with the snapshots done names, in
+// one transaction: a crash between
 // an interrupted or failed deploy and the deploy that takes over from it
 // cannot lose the second.
-func (l *Ledger) Chain(done *forge.Deploy, next *forge.Deploy, link func(done, next *forge.Deploy)) error {
+func (l *Ledger) Chain(done *forge.Deploy, next *forge.Deploy, link func(done, next *forge.Deploy), snapshots map[string][]byte) error {
 	err := l.db.Update(func(tx *bolt.Tx) error {
+		if err := putSnapshots(tx, snapshots); err != nil {
+			return err
+		}
 		id, err := tx.Bucket(bucketDeploys).NextSequence()
 		if err != nil {
 			return err
@@ -233,6 +237,9 @@ func putRev(tx *bolt.Tx, d forge.Deploy, rev uint64) error {
 	if err := b.Put(itob(d.ID), v); err != nil {
 		return err
 	}
+	if err := refSnapshots(tx, d); err != nil {
+		return err
+	}
 	return tx.Bucket(bucketIndex).Put(itob(d.ID), []byte(d.Project))
 }
 
@@ -263,6 +270,9 @@ func prune(tx *bolt.Tx, project string, keep int) error {
 		var rec deployRecord
 		if err := json.Unmarshal(v, &rec); err == nil && !rec.Status.Final() {
 			continue
+		}
+		if _, err := unrefSnapshots(tx, rec.Deploy); err != nil {
+			return err
 		}
 		stale = append(stale, slices.Clone(k))
 	}

@@ -43,3 +43,35 @@ func TestTokens(t *testing.T) {
 		t.Fatalf("a revoked token is still found: %v", err)
 	}
 }
+
+// TestSnapshotsStoredOnceAndPruned: a configuration many deploys ran is
+// stored once; it goes with the last deploy that names it.
+func TestSnapshotsStoredOnceAndPruned(t *testing.T) {
+	l, _ := openTest(t, 2)
+	shared, own := []byte(`{"image":"a"}`), []byte(`{"image":"b"}`)
+	sid, oid := SnapshotID(shared), SnapshotID(own)
+	finish := func(snaps map[string][]byte, services ...forge.ServiceDeploy) forge.Deploy {
+		t.Helper()
+		d := forge.Deploy{Project: "shop", Status: forge.StatusRunning}
+		if err := l.Create(&d); err != nil {
+			t.Fatal(err)
+		}
+		d.Status, d.Services = forge.StatusSucceeded, services
+		if err := l.Finish(d, snaps); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	finish(map[string][]byte{sid: shared, oid: own}, forge.ServiceDeploy{Service: "web", Snapshot: sid}, forge.ServiceDeploy{Service: "api", Snapshot: oid})
+	finish(map[string][]byte{sid: shared}, forge.ServiceDeploy{Service: "web", Snapshot: sid})
+	if got, err := l.Snapshot(sid); err != nil || string(got) != string(shared) {
+		t.Fatalf("Snapshot = %q, %v", got, err)
+	}
+	finish(map[string][]byte{sid: shared}, forge.ServiceDeploy{Service: "web", Snapshot: sid}) // prunes the first
+	if _, err := l.Snapshot(oid); !errors.Is(err, ErrNoSnapshot) {
+		t.Errorf("a snapshot only a pruned deploy named is still stored: %v", err)
+	}
+	if _, err := l.Snapshot(sid); err != nil {
+		t.Errorf("a snapshot newer deploys name went with a pruned one: %v", err)
+	}
+}

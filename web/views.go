@@ -9,6 +9,7 @@ import (
 	"github.com/docker-forge/docker-forge"
 	"github.com/docker-forge/docker-forge/api"
 	"github.com/docker-forge/docker-forge/auth"
+	"github.com/docker-forge/docker-forge/dispatch"
 )
 
 // page is what every page's layout needs.
@@ -200,6 +201,10 @@ type historyRow struct {
 	RollbackOf, Reverts uint64
 	RevertedBy, Resumes uint64
 	Commit, WasCommit   string
+	// Summary is what the deploy changed in the configuration, DiffFrom
+	// the deploy it is compared with (the success before it).
+	Summary  string
+	DiffFrom uint64
 	// Rollback says this deploy can be returned to: it succeeded and is
 	// not what runs now.
 	Rollback bool
@@ -237,6 +242,14 @@ func newHistoryView(l *Locale, now time.Time, project string, hist []forge.Deplo
 			row.Duration = d.Finished.Sub(d.Started)
 		}
 		row.Trigger, row.Who = d.Trigger.Provider, d.Trigger.User
+		if row.Summary = d.ConfigSummary(); row.Summary != "" {
+			for _, h := range hist {
+				if h.ID < d.ID && h.Status == forge.StatusSucceeded {
+					row.DiffFrom = h.ID
+					break
+				}
+			}
+		}
 		for _, s := range d.Services {
 			to := s.Digest
 			if row.Active {
@@ -362,6 +375,12 @@ type systemView struct {
 	Window  string
 	Windows []windowLink
 	Chart   chartView
+}
+
+// diffView is what a deploy changed, field by field.
+type diffView struct {
+	L    *Locale
+	Diff dispatch.Diff
 }
 
 // logsView is a service's logs page.

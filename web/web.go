@@ -49,6 +49,7 @@ type Backend interface {
 	Stats(ctx context.Context, q api.StatsQuery) ([]forge.StatSeries, error)
 	Top(ctx context.Context, by string, limit int) ([]forge.TopEntry, error)
 	System(ctx context.Context) (forge.HostStats, error)
+	Diff(ctx context.Context, project, from, to string) (dispatch.Diff, error)
 }
 
 // Authenticator is the part of auth.Authenticator the pages use.
@@ -233,6 +234,7 @@ func (s *Server) Register(r *mux.Router) {
 	r.Handle("/projects/{name}", pageOf(s.projectPage)).Methods(http.MethodGet)
 	r.Handle("/projects/{name}/history", fragmentOf(s.historyFragment)).Methods(http.MethodGet)
 	r.Handle("/projects/{name}/rollback/{id}", fragmentOf(s.rollbackFragment)).Methods(http.MethodGet)
+	r.Handle("/projects/{name}/diff", fragmentOf(s.diffFragment)).Methods(http.MethodGet)
 	r.Handle("/projects/{name}/logs", pageOf(s.logsPage)).Methods(http.MethodGet)
 	r.Handle("/system", pageOf(s.systemPage)).Methods(http.MethodGet)
 	r.Handle("/fragments/top", fragmentOf(s.topFragment)).Methods(http.MethodGet)
@@ -317,7 +319,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, pg page, err error
 
 func (s *Server) renderError(w http.ResponseWriter, r *http.Request, pg page, status int, key, arg string) {
 	pg.Page, pg.Title = "error", pg.L.T("error.title", status)
-	if strings.HasPrefix(r.URL.Path, "/fragments/") || strings.Contains(r.URL.Path, "/history") || strings.Contains(r.URL.Path, "/rollback/") {
+	if strings.HasPrefix(r.URL.Path, "/fragments/") || strings.Contains(r.URL.Path, "/history") || strings.Contains(r.URL.Path, "/rollback/") || strings.HasSuffix(r.URL.Path, "/diff") {
 		http.Error(w, pg.L.T(key, arg), status)
 		return
 	}
@@ -481,6 +483,16 @@ func (s *Server) rollbackFragment(w http.ResponseWriter, r *http.Request, pg pag
 		return &pageError{http.StatusNotFound, "error.no_rollback", strconv.FormatUint(id, 10)}
 	}
 	s.render(w, "project", "rollback", http.StatusOK, pg, v)
+	return nil
+}
+
+func (s *Server) diffFragment(w http.ResponseWriter, r *http.Request, pg page) error {
+	q := r.URL.Query()
+	d, err := s.cfg.Backend.Diff(r.Context(), mux.Vars(r)["name"], q.Get("from"), q.Get("to"))
+	if err != nil {
+		return &pageError{http.StatusBadRequest, "error.diff", ""}
+	}
+	s.render(w, "project", "diff", http.StatusOK, pg, diffView{L: pg.L, Diff: d})
 	return nil
 }
 

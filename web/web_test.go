@@ -26,6 +26,7 @@ import (
 	"github.com/docker-forge/docker-forge/api"
 	"github.com/docker-forge/docker-forge/auth"
 	"github.com/docker-forge/docker-forge/dispatch"
+	"github.com/docker-forge/docker-forge/snapshot"
 )
 
 var t0 = time.Date(2026, 12, 7, 9, 30, 0, 0, time.UTC)
@@ -47,7 +48,7 @@ type fakeBackend struct {
 func newFakeBackend() *fakeBackend {
 	push := forge.Deploy{ID: 12, Project: "shop", Reason: forge.ReasonPush, Status: forge.StatusSucceeded,
 		Trigger: forge.Trigger{Provider: "distribution", Delivery: "d-1"}, Queued: t0, Started: t0, Finished: t0.Add(900 * time.Millisecond),
-		Services: []forge.ServiceDeploy{{Service: "web", Image: "registry.test/shop/web:live", Previous: dg("a"), Pinned: "registry.test/shop/web@" + dg("b"), Digest: dg("b"), Changed: true, Enabled: true, Why: []string{forge.WhyDigest, forge.WhyConfig}}}}
+		Services: []forge.ServiceDeploy{{Service: "web", Image: "registry.test/shop/web:live", Previous: dg("a"), Pinned: "registry.test/shop/web@" + dg("b"), Digest: dg("b"), Changed: true, Enabled: true, Why: []string{forge.WhyDigest, forge.WhyConfig}, Summary: "digest, 1 env"}}}
 	first := forge.Deploy{ID: 11, Project: "shop", Reason: forge.ReasonManual, Status: forge.StatusSucceeded,
 		Trigger: forge.Trigger{User: "alice"}, Queued: t0.Add(-time.Hour), Started: t0.Add(-time.Hour), Finished: t0.Add(-time.Hour + 2*time.Second),
 		Services: []forge.ServiceDeploy{
@@ -115,6 +116,16 @@ func (f *fakeBackend) Stats(context.Context, api.StatsQuery) ([]forge.StatSeries
 
 func (f *fakeBackend) Top(context.Context, string, int) ([]forge.TopEntry, error) {
 	return append([]forge.TopEntry(nil), f.top...), nil
+}
+
+func (f *fakeBackend) Diff(_ context.Context, project, from, to string) (dispatch.Diff, error) {
+	if from == "bad" {
+		return dispatch.Diff{}, errors.New("diff: no deploy")
+	}
+	return dispatch.Diff{Project: project, From: from, To: to, Services: []dispatch.ServiceDiff{{Service: "web", Changes: []snapshot.Change{
+		{Field: "environment.LOG_LEVEL", From: "info", To: "debug"}, {Field: "environment.DB_PASSWORD", Secret: true},
+		{Field: "ports", Added: []string{"8443:443/tcp"}}, {Field: "image", From: "registry.test/shop/web@" + dg("a"), To: "registry.test/shop/web@" + dg("b")},
+	}}}}, nil
 }
 
 func (f *fakeBackend) System(context.Context) (forge.HostStats, error) {
@@ -400,6 +411,25 @@ func TestEngineDown(t *testing.T) {
 	}
 }
 
+// TestDiffOnDemand: a deploy that changed the configuration says so in its
+// row, with the diff a click away; secrets show as changed only.
+func TestDiffOnDemand(t *testing.T) {
+	w := newWorld(t)
+	page := w.get(t, "/projects/shop", w.vCookie, "").Body.String()
+	if !strings.Contains(page, `data-diff="/projects/shop/diff?from=11&amp;to=12"`) || !strings.Contains(page, "configuration: web: digest, 1 env") {
+		t.Errorf("deploy #12's row lacks its configuration summary and diff")
+	}
+	body := w.get(t, "/projects/shop/diff?from=11&to=12", w.vCookie, "").Body.String()
+	for _, want := range []string{"environment.LOG_LEVEL", "<del>info</del> → <ins>debug</ins>", "+8443:443/tcp", "changed (a secret", shortDigest(dg("b"))} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the diff lacks %q:\n%s", want, body)
+		}
+	}
+	if rec := w.get(t, "/projects/shop/diff?from=bad", w.vCookie, ""); rec.Code != http.StatusBadRequest {
+		t.Errorf("a diff that cannot be made: %d", rec.Code)
+	}
+}
+
 // TestRollbackConfirmation lists exactly what a rollback changes.
 func TestRollbackConfirmation(t *testing.T) {
 	w := newWorld(t)
@@ -521,14 +551,15 @@ func TestNoStringOutsideTheCatalogue(t *testing.T) {
 	}
 	w := newWorldWith(t, marked, func(c *Config) { c.ViewerLogs = true })
 	data := []string{"shop", "blog", "web", "tool", "/srv/shop", "/srv/blog", "registry.test/shop/web:live", "acme/tool:dev", "distribution", "alice", "bob",
-		"health gate failed: web is unhealthy", "shop/web", "shop-web-1", "20.10.24", "1.41", "compose project could not be loaded"}
+		"health gate failed: web is unhealthy", "shop/web", "shop-web-1", "20.10.24", "1.41", "compose project could not be loaded",
+		"web: digest, 1 env", "environment.LOG_LEVEL", "environment.DB_PASSWORD", "info", "debug", "8443:443/tcp", "ports", "image", "registry.test/shop/web"}
 	for _, d := range []string{"a", "b", "c", "d", "e"} {
 		data = append(data, dg(d), shortDigest(dg(d)))
 	}
 	slices.SortFunc(data, func(a, b string) int { return len(b) - len(a) }) // longest first
 	mark := regexp.MustCompile(`⟦[^⟦⟧]*⟧`)
 	letters := regexp.MustCompile(`\pL{2,}`)
-	pages := []string{"/", "/projects/shop", "/projects/shop/history", "/projects/shop/rollback/11", "/system", "/fragments/top", "/projects/shop/logs?service=web", "/projects/nosuch", "/projects/shop?window=9y"}
+	pages := []string{"/", "/projects/shop", "/projects/shop/history", "/projects/shop/rollback/11", "/projects/shop/diff?from=11&to=12", "/system", "/fragments/top", "/projects/shop/logs?service=web", "/projects/nosuch", "/projects/shop?window=9y"}
 	check := func(where, text string) {
 		for i := 0; i < 3; i++ { // marks nest: a message inside a message
 			text = mark.ReplaceAllString(text, " ")

@@ -121,6 +121,19 @@
       });
   });
 
+  // A deploy's configuration changes, fetched when first opened.
+  document.addEventListener("toggle", function (ev) {
+    var det = ev.target;
+    if (!det.matches || !det.matches("details[data-diff]") || !det.open || det.dataset.loaded) { return; }
+    det.dataset.loaded = "1";
+    fetch(det.dataset.diff, { credentials: "same-origin" }).then(function (resp) {
+      return resp.text().then(function (html) {
+        var body = det.querySelector(".diff-body");
+        if (resp.ok) { body.innerHTML = html; } else { body.textContent = html; }
+      });
+    });
+  }, true);
+
   if (confirmBtn) {
     confirmBtn.addEventListener("click", function () {
       if (!rollbackTarget) { return; }
