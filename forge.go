@@ -83,6 +83,10 @@ type Project struct {
 	// Source is the git repository the project deploys from, from its
 	// compose file's top-level x-forge extension; nil when it has none.
 	Source *Source `json:"source,omitempty"`
+	// Notify are the notification URLs (shoutrrr) the project's x-forge
+	// names, told of its deploys besides the daemon's own. They carry
+	// credentials: never shown or logged.
+	Notify []string `json:"-"`
 }
 
 // ExtensionKey is the compose file's top-level extension forge reads.

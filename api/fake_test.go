@@ -35,6 +35,7 @@ type fakeBackend struct {
 	lockErr     error
 	logs        string
 	tokenList   []forge.Token
+	channels    []api.NotifyChannel
 	newToken    api.NewToken
 	tokenErr    error
 	diffErr     error
@@ -187,6 +188,12 @@ func (f *fakeBackend) RevokeToken(_ context.Context, name string) error {
 	defer f.mu.Unlock()
 	f.tokenOps = append(f.tokenOps, "revoke "+name)
 	return f.tokenErr
+}
+
+func (f *fakeBackend) Notifications(context.Context) ([]api.NotifyChannel, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.channels, nil
 }
 
 func (f *fakeBackend) Stats(_ context.Context, q api.StatsQuery) ([]forge.StatSeries, error) {

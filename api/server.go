@@ -84,6 +84,7 @@ func Register(r *mux.Router, b Backend, az Authorizer, log *slog.Logger, opts ..
 	sub.Handle("/projects/{name}/logs", webhook.Handler(h.logs)).Methods(http.MethodGet)
 	sub.Handle("/projects/{name}/diff", webhook.Handler(h.diff)).Methods(http.MethodGet)
 	sub.Handle("/projects/{name}/forget", admin(h.forget)).Methods(http.MethodPost)
+	sub.Handle("/notify", webhook.Handler(h.notifications)).Methods(http.MethodGet)
 	sub.Handle("/tokens", admin(h.tokens)).Methods(http.MethodGet)
 	sub.Handle("/tokens", admin(h.createToken)).Methods(http.MethodPost)
 	sub.Handle("/tokens/{name}", admin(h.revokeToken)).Methods(http.MethodDelete)

@@ -50,6 +50,8 @@ type Backend interface {
 	Tokens(ctx context.Context) ([]forge.Token, error)
 	CreateToken(ctx context.Context, name string, role forge.Role) (NewToken, error)
 	RevokeToken(ctx context.Context, name string) error
+	// Notifications lists the notification channels and their backlog.
+	Notifications(ctx context.Context) ([]NotifyChannel, error)
 }
 
 // StatsQuery asks for stats history. Window is a Go duration ("" is 2h).
@@ -121,6 +123,8 @@ type Local struct {
 		hostReader
 		logReader
 	}
+	// Channels are the masked names of the daemon's notification channels.
+	Channels []string
 	// Now is the clock for stats windows; nil means time.Now.
 	Now func() time.Time
 }

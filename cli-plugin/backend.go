@@ -55,8 +55,9 @@ func backend(ctx context.Context, dockerCli command.Cli, opts *globalOptions, lo
 	d := dispatch.New(dispatch.Config{
 		Engine: eng, Ledger: led, Logger: log, Secrets: append(registrySecrets(dockerCli), secrets.all()...),
 		Git: gitsrc.New(gitsrc.Config{Root: opts.checkoutsPath(), Logger: log}), GitCredentials: secrets.gitCredentials,
+		Notifier: cliNotifier(opts, led, log),
 	})
-	return &api.Local{Dispatcher: d, Ledger: led, Engine: eng}, func() { _ = led.Close() }, nil
+	return &api.Local{Dispatcher: d, Ledger: led, Engine: eng, Channels: channelNames(led)}, func() { _ = led.Close() }, nil
 }
 
 // open returns the command's logger and backend; done releases the backend.

@@ -121,8 +121,8 @@ compose down: forget does not touch containers).`,
 	return cmd
 }
 
-// changesColumn is a deploy's configuration summary for history -v.
-func changesColumn(summary string) string {
+// orDash is a column's text, trimmed, or "-" when there is none.
+func orDash(summary string) string {
 	if summary == "" {
 		return "-"
 	}

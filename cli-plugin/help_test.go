@@ -57,6 +57,8 @@ func TestHelpGolden(t *testing.T) {
 		{name: "forget", args: []string{"forget", "--help"}},
 		{name: "token", args: []string{"token", "--help"}},
 		{name: "token-create", args: []string{"token", "create", "--help"}},
+		{name: "notify", args: []string{"notify", "--help"}},
+		{name: "notify-test", args: []string{"notify", "test", "--help"}},
 		{name: "version", args: []string{"version", "--help"}},
 		{name: "stats", args: []string{"stats", "--help"}},
 		{name: "top", args: []string{"top", "--help"}},
@@ -131,7 +133,7 @@ func TestCommandTree(t *testing.T) {
 			t.Errorf("%s has no short description", c.Name())
 		}
 	}
-	if got, want := strings.Join(names, ","), "deploy,diff,forget,history,lock,ls,rollback,serve,stats,token,top,version"; got != want {
+	if got, want := strings.Join(names, ","), "deploy,diff,forget,history,lock,ls,notify,rollback,serve,stats,token,top,version"; got != want {
 		t.Errorf("commands %s, want %s", got, want)
 	}
 	for _, name := range []string{"ls", "history", "deploy", "rollback", "stats", "top", "diff", "forget"} {

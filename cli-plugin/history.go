@@ -94,7 +94,7 @@ func writeHistory(w io.Writer, h []forge.Deploy, verbose bool) error {
 		line := fmt.Sprintf("%d\t%s\t%s\t%s\t%s\t%s\t%s", d.ID, started.Local().Format(time.DateTime), d.Reason,
 			trigger(d.Trigger), d.Status, strings.Join(svcs, ", "), note)
 		if verbose {
-			line += "\t" + changesColumn(d.ConfigSummary())
+			line += "\t" + orDash(d.ConfigSummary())
 			for _, warn := range d.Warnings {
 				line += " (warning: " + warn + ")"
 			}

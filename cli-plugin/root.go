@@ -1,6 +1,6 @@
 // Package cliplugin is docker-forge's command tree: `docker forge serve`,
-// deploy, ls, history, rollback, lock, diff, forget, stats, top, token and
-// version. It wires the other packages
+// deploy, ls, history, rollback, lock, diff, forget, stats, top, token,
+// notify and version. It wires the other packages
 // together and is the only package besides main that reads flags and the
 // environment. The same tree runs as a Docker CLI plugin and standalone.
 package cliplugin
@@ -84,6 +84,7 @@ whether or not it runs.`,
 		newDiffCommand(dockerCli, opts),
 		newForgetCommand(dockerCli, opts),
 		newTokenCommand(dockerCli, opts),
+		newNotifyCommand(dockerCli, opts),
 		newStatsCommand(dockerCli, opts),
 		newTopCommand(dockerCli, opts),
 		newVersionCommand(dockerCli),

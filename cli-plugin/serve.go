@@ -27,6 +27,7 @@ import (
 	"github.com/docker-forge/docker-forge/engine"
 	"github.com/docker-forge/docker-forge/gitsrc"
 	"github.com/docker-forge/docker-forge/ledger"
+	"github.com/docker-forge/docker-forge/notify"
 	"github.com/docker-forge/docker-forge/poll"
 	"github.com/docker-forge/docker-forge/registry"
 	"github.com/docker-forge/docker-forge/web"
@@ -53,6 +54,7 @@ type serveOptions struct {
 	statsSchedule        string
 	statsRetention       collector.Retention
 	viewerLogs           bool
+	notify               notifyOptions
 }
 
 func newServeCommand(dockerCli command.Cli, g *globalOptions) *cobra.Command {
@@ -75,7 +77,12 @@ without one unless --allow-unauthenticated is given (local testing only).
 Endpoints: /healthz, /metrics (Prometheus), /hooks/{provider}, the JSON API
 /api/ (on the socket for the CLI; on --addr for a token made with "docker
 forge token create", sent as "Authorization: Bearer TOKEN", or
-FORGE_API_TOKEN, an admin's), and the dashboard at / (sign in with a token).`,
+FORGE_API_TOKEN, an admin's), and the dashboard at / (sign in with a token).
+
+With --notify (or $FORGE_NOTIFY) it tells notification channels what each
+deploy did (see "docker forge notify --help"); messages wait in the ledger
+until their channel takes them, so a channel that is down never holds back a
+deploy and loses nothing across a restart.`,
 		Example: `  FORGE_WEBHOOK_SECRET=$(openssl rand -hex 32) docker forge serve
   docker-forge serve --addr 0.0.0.0:9470 --data-dir /var/lib/docker-forge`,
 		Args: cobra.NoArgs,
@@ -102,6 +109,7 @@ FORGE_API_TOKEN, an admin's), and the dashboard at / (sign in with a token).`,
 	f.DurationVar(&o.statsRetention.Hour, "stats-keep-hour", collector.DefaultRetention.Hour, "how long 1-hour stats rollups (average and max) are kept")
 	f.StringVar(&o.config, "config", "", "config file with per-provider secrets (default <data-dir>/config.yaml, if present)")
 	f.BoolVar(&o.viewerLogs, "viewer-logs", false, "let viewer tokens read containers' logs too (logs can carry secrets: by default only admins read them)")
+	o.notify.flags(f)
 	return cmd
 }
 
@@ -168,6 +176,7 @@ type daemon struct {
 	poller     *poll.Poller
 	hooks      *webhook.Server
 	stats      *collector.Collector // nil when --stats-schedule=off
+	sender     *notify.Sender
 	tcp, sock  *mux.Router
 }
 
@@ -189,12 +198,16 @@ func newDaemon(ctx context.Context, dockerCli command.Cli, led *ledger.Ledger, s
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	notes, err := newNotify(g, &o.notify, led, reg, log)
+	if err != nil {
+		return nil, err
+	}
 	disp := dispatch.New(dispatch.Config{
 		Engine: eng, Ledger: led, Logger: log, StopGrace: o.shutdownTimeout,
 		HealthTimeout: o.healthTimeout, Settle: o.settle, MaxQueued: o.maxQueued,
 		Secrets: append(registrySecrets(dockerCli), secrets.all()...), Registerer: reg,
 		Git: gitsrc.New(gitsrc.Config{Root: g.checkoutsPath(), Logger: log}), GitCredentials: secrets.gitCredentials,
-		KeepImages: o.keepImages,
+		KeepImages: o.keepImages, Notifier: notes.notifier,
 	})
 	if err := disp.Recover(); err != nil {
 		return nil, err
@@ -216,12 +229,12 @@ func newDaemon(ctx context.Context, dockerCli command.Cli, led *ledger.Ledger, s
 	if err != nil {
 		return nil, err
 	}
-	local := &api.Local{Dispatcher: disp, Ledger: led, Engine: eng}
+	local := &api.Local{Dispatcher: disp, Ledger: led, Engine: eng, Channels: notes.names}
 	poller := poll.New(poll.Config{
 		Projects: eng, Dispatcher: disp, Logger: log, Refresh: o.pollRefresh,
 		Registry: &registry.Client{Creds: eng.RegistryCredentials, HTTP: &http.Client{Timeout: 30 * time.Second}},
 	})
-	d := &daemon{log: log, eng: eng, disp: disp, poller: poller, hooks: hooks, stats: stats, tcp: mux.NewRouter(), sock: mux.NewRouter()}
+	d := &daemon{log: log, eng: eng, disp: disp, poller: poller, hooks: hooks, stats: stats, sender: notes.sender, tcp: mux.NewRouter(), sock: mux.NewRouter()}
 	hooks.Register(d.tcp)
 	d.tcp.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{})).Methods(http.MethodGet)
 	// The API can deploy anything: on the TCP address only with its own
@@ -285,6 +298,9 @@ func (d *daemon) serve(ctx context.Context, tcpLn, sockLn net.Listener, timeout 
 			}
 		})
 	}
+	// Notifications go out on their own: a channel that is down or slow
+	// holds back no deploy.
+	wg.Go(func() { _ = d.sender.Run(ctx) })
 	dispDone := make(chan struct{})
 	go func() {
 		defer close(dispDone)

@@ -128,3 +128,31 @@ func (d *Dispatcher) fields(id string, fresh map[string][]byte) (snapshot.Fields
 	}
 	return snapshot.Flatten(raw)
 }
+
+// notifications are the outbox entries of a finished deploy.
+func (d *Dispatcher) notifications(j *job) []ledger.OutboxEntry {
+	if d.notifier == nil {
+		return nil
+	}
+	p := j.project
+	if p.Ref.Name == "" {
+		p.Ref.Name = j.deploy.Project
+	}
+	return d.notifier.Notifications(j.deploy, p)
+}
+
+// notificationsOf is notifications for a record made in a transaction (the
+// deploy's final state is known only there).
+func (d *Dispatcher) notificationsOf(p forge.Project) func(forge.Deploy) []ledger.OutboxEntry {
+	if d.notifier == nil {
+		return nil
+	}
+	return func(dep forge.Deploy) []ledger.OutboxEntry { return d.notifier.Notifications(dep, p) }
+}
+
+// woke tells the notifier its outbox has new entries.
+func (d *Dispatcher) woke() {
+	if d.notifier != nil {
+		d.notifier.Wake()
+	}
+}

@@ -82,10 +82,22 @@ type Config struct {
 	// GitCredentials returns the credentials for a repository URL; nil
 	// means none (public repositories).
 	GitCredentials func(repository string) gitsrc.Credentials
+	// Notifier tells people of deploys; nil tells no one.
+	Notifier Notifier
 	// KeepImages is how many successful git deploys per project keep the
 	// images forge built for them; older ones are removed (a rollback to
 	// them builds again). 0 means DefaultKeepImages.
 	KeepImages int
+}
+
+// Notifier makes the outbox entries of what a deploy did, so the dispatcher
+// writes them with the deploy's final record (a crash cannot keep one and
+// lose the other); the daemon passes notify's. Wake says the outbox has new
+// entries.
+type Notifier interface {
+	Notifications(d forge.Deploy, p forge.Project) []ledger.OutboxEntry
+	Unmatched(events []forge.Event, why string) []ledger.OutboxEntry
+	Wake()
 }
 
 // DefaultKeepImages is Config.KeepImages' default.
@@ -106,6 +118,7 @@ type Dispatcher struct {
 	git                   Git
 	gitCredentials        func(string) gitsrc.Credentials
 	keepImages            int
+	notifier              Notifier
 
 	mu       sync.Mutex
 	pending  map[string]*job          // project -> the queued deploy that pushes still join
@@ -158,6 +171,9 @@ type job struct {
 	// snapshots are the configurations the deploy brought up, by id: they
 	// go to the ledger with its final record.
 	snapshots map[string][]byte
+	// project is the compose model the deploy ran against (its
+	// notification channels and filters); empty before it is loaded.
+	project forge.Project
 	// rev counts the pushes that joined the deploy while queued; created is
 	// closed once its ledger record exists (createErr says if it failed).
 	rev       uint64
@@ -188,6 +204,7 @@ func New(cfg Config) *Dispatcher {
 		git:            cfg.Git,
 		gitCredentials: cfg.GitCredentials,
 		keepImages:     cmp.Or(cfg.KeepImages, DefaultKeepImages),
+		notifier:       cfg.Notifier,
 		pending:        map[string]*job{},
 		sealed:         map[string][]*job{},
 		creating:       map[string]*job{},

@@ -11,6 +11,7 @@ import (
 	"github.com/distribution/reference"
 
 	"github.com/docker-forge/docker-forge"
+	"github.com/docker-forge/docker-forge/ledger"
 )
 
 // execute runs one deploy, in its turn (the caller waited for it), and
@@ -71,7 +72,7 @@ func (d *Dispatcher) execute(ctx context.Context, j *job) error {
 			Commit: dep.Commit}
 		log.Warn("deploy interrupted; queued to converge at the next start", "reason", reasonInterrupt)
 		log.Debug("deploy interruption detail", "error", d.scrub.String(err.Error()))
-		if cerr := d.led.Chain(dep, &next, nil, j.snapshots); cerr != nil {
+		if cerr := d.led.Chain(dep, &next, nil, j.snapshots, nil); cerr != nil {
 			log.Error("deploy outcome not recorded", "error", cerr)
 			return fmt.Errorf("deploy %s: %w", j.ref.Name, cerr)
 		}
@@ -97,10 +98,11 @@ func (d *Dispatcher) execute(ctx context.Context, j *job) error {
 		return &Failure{Deploy: *dep}
 	}
 	d.summarize(j)
-	if uerr := d.led.Finish(*dep, j.snapshots); uerr != nil {
+	if uerr := d.led.Finish(*dep, j.snapshots, d.notifications(j)...); uerr != nil {
 		log.Error("deploy outcome not recorded", "error", uerr)
 		return fmt.Errorf("deploy %s: %w", j.ref.Name, uerr)
 	}
+	d.woke()
 	if err != nil {
 		return &Failure{Deploy: *dep}
 	}
@@ -119,7 +121,7 @@ func (d *Dispatcher) converge(ctx context.Context, j *job) (string, error) {
 	if err != nil {
 		return d.engineReason(err, reasonLoad), err
 	}
-	j.ref = p.Ref
+	j.ref, j.project = p.Ref, p
 	if err := d.led.SaveProject(p.Ref, d.now()); err != nil {
 		return "ledger write failed", err
 	}
@@ -324,7 +326,7 @@ func (d *Dispatcher) autoRollback(ctx context.Context, j *job, failed *forge.Dep
 	d.summarize(j)
 	err := d.led.Chain(failed, &rb.deploy, func(done, next *forge.Deploy) {
 		done.RevertedBy, next.Reverts = next.ID, done.ID
-	}, j.snapshots)
+	}, j.snapshots, d.notificationsOf(j.project))
 	if err != nil {
 		log.Error("automatic rollback not recorded", "error", err)
 		return
@@ -351,9 +353,15 @@ func (d *Dispatcher) autoRollback(ctx context.Context, j *job, failed *forge.Dep
 		log.Info("automatic rollback succeeded", "rollback_id", rb.deploy.ID)
 	}
 	d.summarize(rb)
-	if uerr := d.led.Finish(rb.deploy, rb.snapshots); uerr != nil {
+	rb.project = j.project
+	var notes []ledger.OutboxEntry
+	if rb.deploy.Status.Final() {
+		notes = d.notifications(rb)
+	}
+	if uerr := d.led.Finish(rb.deploy, rb.snapshots, notes...); uerr != nil {
 		log.Error("rollback outcome not recorded", "error", uerr)
 	}
+	d.woke()
 }
 
 // lastPassed returns the digest service ran after the newest successful

@@ -224,13 +224,14 @@ func (d *Dispatcher) convergeGit(ctx context.Context, j *job) (string, error) {
 		}
 	}
 
+	j.project = cur
 	ref := inCheckout(cur.Ref, co.Dir)
 	p, err := d.eng.LoadProject(ctx, ref)
 	if err != nil {
 		restore()
 		return fmt.Sprintf("the compose file does not load at commit %s", shortSHA(co.Commit)), err
 	}
-	j.ref = p.Ref
+	j.ref, j.project = p.Ref, p
 
 	var paths []string
 	known := last.Commit != ""

@@ -95,9 +95,10 @@ func (d *Dispatcher) recordFailure(project string, reason forge.Reason, user, wh
 		Project: project, Reason: reason, Trigger: forge.Trigger{User: user},
 		Status: forge.StatusFailed, Error: why, Queued: now, Started: now, Finished: now,
 	}
-	if err := d.led.Create(&dep); err != nil {
+	if err := d.led.CreateFinal(&dep, d.notificationsOf(forge.Project{Ref: forge.ProjectRef{Name: project}})); err != nil {
 		return forge.Deploy{}, fmt.Errorf("deploy %s: %w", project, err)
 	}
+	d.woke()
 	d.log.Error("deploy failed", "project", project, "deploy_id", dep.ID, "reason", why)
 	d.log.Debug("deploy failure detail", "project", project, "deploy_id", dep.ID, "error", d.scrub.String(cause.Error()))
 	return dep, &Failure{Deploy: dep}

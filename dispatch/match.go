@@ -79,24 +79,14 @@ func (d *Dispatcher) Submit(ctx context.Context, events []forge.Event) ([]forge.
 		}
 	}
 	if len(hits) == 0 {
-		var imgs, repos []string
-		for _, ev := range events {
-			if ev.Kind == forge.KindGit {
-				repos = append(repos, ev.Repository+" "+ev.Ref)
-				continue
+		why := unmatchedWhy(events, refused)
+		if d.notifier != nil {
+			if notes := d.notifier.Unmatched(events, why); len(notes) > 0 {
+				if err := d.led.Enqueue(notes); err != nil {
+					d.log.Warn("unmatched push notification not queued", "error", err)
+				}
+				d.woke()
 			}
-			imgs = append(imgs, ev.Image())
-		}
-		if len(imgs) == 0 {
-			why := "no compose project follows the git repository " + strings.Join(repos, ", ")
-			if len(refused) > 0 {
-				why = "not deployed: " + strings.Join(refused, "; ")
-			}
-			return nil, why, nil
-		}
-		why := "no forge-enabled service uses " + strings.Join(imgs, ", ")
-		if len(refused) > 0 {
-			why += "; refused by policy: " + strings.Join(refused, "; ")
 		}
 		return nil, why, nil
 	}
@@ -267,4 +257,27 @@ func pinnedByDigest(image string) bool {
 	}
 	_, ok := named.(reference.Digested)
 	return ok
+}
+
+// unmatchedWhy says why a push deployed nothing.
+func unmatchedWhy(events []forge.Event, refused []string) string {
+	var imgs, repos []string
+	for _, ev := range events {
+		if ev.Kind == forge.KindGit {
+			repos = append(repos, ev.Repository+" "+ev.Ref)
+			continue
+		}
+		imgs = append(imgs, ev.Image())
+	}
+	if len(imgs) == 0 {
+		if len(refused) > 0 {
+			return "not deployed: " + strings.Join(refused, "; ")
+		}
+		return "no compose project follows the git repository " + strings.Join(repos, ", ")
+	}
+	why := "no forge-enabled service uses " + strings.Join(imgs, ", ")
+	if len(refused) > 0 {
+		why += "; refused by policy: " + strings.Join(refused, "; ")
+	}
+	return why
 }

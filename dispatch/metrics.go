@@ -80,16 +80,24 @@ func (r recorder) Update(d forge.Deploy) error {
 	return err
 }
 
-func (r recorder) Finish(d forge.Deploy, snapshots map[string][]byte) error {
-	err := r.Ledger.Finish(d, snapshots)
+func (r recorder) CreateFinal(d *forge.Deploy, notifications func(forge.Deploy) []ledger.OutboxEntry) error {
+	err := r.Ledger.CreateFinal(d, notifications)
+	if err == nil {
+		r.m.observe(*d)
+	}
+	return err
+}
+
+func (r recorder) Finish(d forge.Deploy, snapshots map[string][]byte, outbox ...ledger.OutboxEntry) error {
+	err := r.Ledger.Finish(d, snapshots, outbox...)
 	if err == nil {
 		r.m.observe(d)
 	}
 	return err
 }
 
-func (r recorder) Chain(done, next *forge.Deploy, link func(done, next *forge.Deploy), snapshots map[string][]byte) error {
-	err := r.Ledger.Chain(done, next, link, snapshots)
+func (r recorder) Chain(done, next *forge.Deploy, link func(done, next *forge.Deploy), snapshots map[string][]byte, notifications func(forge.Deploy) []ledger.OutboxEntry) error {
+	err := r.Ledger.Chain(done, next, link, snapshots, notifications)
 	if err == nil {
 		r.m.observe(*done)
 		r.m.observe(*next)

@@ -41,6 +41,31 @@ func source(p *types.Project) (*forge.Source, error) {
 	return &src, nil
 }
 
+// notifyOf reads the notification URLs of the project's x-forge:
+//
+//	x-forge:
+//	  notify:
+//	    - ntfy://ntfy.example.com/shop
+func notifyOf(p *types.Project) ([]string, error) {
+	ext, ok := p.Extensions[forge.ExtensionKey].(map[string]any)
+	if !ok || ext["notify"] == nil {
+		return nil, nil
+	}
+	list, ok := ext["notify"].([]any)
+	if !ok {
+		return nil, fmt.Errorf("%s: notify: want a list of notification URLs", forge.ExtensionKey)
+	}
+	var out []string
+	for _, v := range list {
+		s, ok := v.(string)
+		if !ok {
+			return nil, fmt.Errorf("%s: notify: want a list of notification URLs", forge.ExtensionKey)
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
 // buildOf reduces a service's build: section to its context and a hash of
 // the whole definition.
 func buildOf(b *types.BuildConfig) (*forge.ServiceBuild, error) {

@@ -49,6 +49,7 @@ func cloneProject(p forge.Project) forge.Project {
 	out.Ref.ConfigFiles = slices.Clone(p.Ref.ConfigFiles)
 	out.Ref.EnvFiles = slices.Clone(p.Ref.EnvFiles)
 	out.Ref.Profiles = slices.Clone(p.Ref.Profiles)
+	out.Notify = slices.Clone(p.Notify)
 	out.Services = make([]forge.Service, len(p.Services))
 	for i, s := range p.Services {
 		s.Labels = maps.Clone(s.Labels)

@@ -188,6 +188,9 @@ func (e *Engine) LoadProject(ctx context.Context, ref forge.ProjectRef) (forge.P
 	if out.Source, err = source(p); err != nil {
 		return forge.Project{}, fmt.Errorf("load project %s: %w", ref.Name, err)
 	}
+	if out.Notify, err = notifyOf(p); err != nil {
+		return forge.Project{}, fmt.Errorf("load project %s: %w", ref.Name, err)
+	}
 	for _, name := range p.ServiceNames() {
 		s := p.Services[name]
 		deps := make([]string, 0, len(s.DependsOn))

@@ -117,11 +117,11 @@ func (l *Ledger) Create(d *forge.Deploy) error {
 }
 
 // Chain rewrites done and records next (assigning next.ID, which done may
-// name, as link does once it is known), with the snapshots done names, in
-// one transaction: a crash between
+// name, as link does once it is known), with the snapshots done names and
+// done's notifications (nil: none), in one transaction: a crash between
 // an interrupted or failed deploy and the deploy that takes over from it
 // cannot lose the second.
-func (l *Ledger) Chain(done *forge.Deploy, next *forge.Deploy, link func(done, next *forge.Deploy), snapshots map[string][]byte) error {
+func (l *Ledger) Chain(done *forge.Deploy, next *forge.Deploy, link func(done, next *forge.Deploy), snapshots map[string][]byte, notifications func(done forge.Deploy) []OutboxEntry) error {
 	err := l.db.Update(func(tx *bolt.Tx) error {
 		if err := putSnapshots(tx, snapshots); err != nil {
 			return err
@@ -133,6 +133,11 @@ func (l *Ledger) Chain(done *forge.Deploy, next *forge.Deploy, link func(done, n
 		next.ID = id
 		if link != nil {
 			link(done, next)
+		}
+		if notifications != nil {
+			if err := putOutbox(tx, notifications(*done)); err != nil {
+				return err
+			}
 		}
 		if err := put(tx, *next); err != nil {
 			return err

@@ -179,7 +179,7 @@ func TestEveryFinalRecordPrunes(t *testing.T) {
 			done := record(t, l, "shop", forge.StatusRunning)
 			done.Status = forge.StatusInterrupted
 			next := forge.Deploy{Project: "shop", Status: forge.StatusQueued, Queued: time.Now()}
-			if err := l.Chain(&done, &next, nil, nil); err != nil {
+			if err := l.Chain(&done, &next, nil, nil, nil); err != nil {
 				t.Fatal(err)
 			}
 		}},

@@ -28,14 +28,18 @@ func SnapshotID(raw []byte) string {
 }
 
 // Finish records a deploy's final state with the snapshots its services
-// name (id -> JSON), in one transaction, and prunes the project's history
-// as Update does.
-func (l *Ledger) Finish(d forge.Deploy, snapshots map[string][]byte) error {
+// name (id -> JSON) and the notifications of it, in one transaction (a
+// crash cannot keep the deploy and lose its notifications), and prunes the
+// project's history as Update does.
+func (l *Ledger) Finish(d forge.Deploy, snapshots map[string][]byte, outbox ...OutboxEntry) error {
 	err := l.db.Update(func(tx *bolt.Tx) error {
 		if v := tx.Bucket(bucketIndex).Get(itob(d.ID)); string(v) != d.Project {
 			return fmt.Errorf("deploy %d: %w", d.ID, ErrNotFound)
 		}
 		if err := putSnapshots(tx, snapshots); err != nil {
+			return err
+		}
+		if err := putOutbox(tx, outbox); err != nil {
 			return err
 		}
 		if err := put(tx, d); err != nil {
