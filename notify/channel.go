@@ -18,6 +18,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"log"
 	"net/url"
 	"strings"
 
@@ -112,9 +114,29 @@ func (k *Keys) Check(raw string) (Channel, error) {
 		return ch, err
 	}
 	if _, err := r.Locate(ch.URL); err != nil {
+		if errors.Is(err, router.ErrInitializeFailed) {
+			err = initError(r, ch.URL, err)
+		}
 		return ch, fmt.Errorf("%s: %s", ch.Name, Scrub(err.Error(), ch.URL))
 	}
 	return ch, nil
+}
+
+// initError is why a service refused its URL: the router says only that
+// it did.
+func initError(r *router.ServiceRouter, raw string, err error) error {
+	u, perr := url.Parse(raw)
+	if perr != nil {
+		return err
+	}
+	svc, serr := r.NewService(u.Scheme)
+	if serr != nil {
+		return err
+	}
+	if ierr := svc.Initialize(u, log.New(io.Discard, "", 0)); ierr != nil {
+		return fmt.Errorf("%s: %w", u.Scheme, ierr)
+	}
+	return err
 }
 
 // Scrub removes a URL, and any credentials in it, from a message.

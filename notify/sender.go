@@ -254,16 +254,25 @@ func (s *Sender) attempt(e ledger.OutboxEntry) error {
 }
 
 // Send delivers one message to a shoutrrr URL, title as the service's
-// title (an e-mail's subject). A generic webhook gets fields too: as JSON
-// fields with ?template=json, and fields["key"] as its Idempotency-Key
-// header (other services take no fields they do not know).
+// title (an e-mail's subject) or, for a service that shows none, the
+// message's first line. A generic webhook gets fields too: as JSON fields
+// with ?template=json, and fields["key"] as its Idempotency-Key header
+// (other services take no field they do not know).
 func Send(raw, title, body string, fields map[string]string) error {
 	params := types.Params{"title": title}
-	if u, err := url.Parse(raw); err == nil && strings.HasPrefix(u.Scheme, "generic") {
-		q := u.Query()
-		if q.Get("template") == "" {
-			body = strings.TrimSpace(title + "\n" + body) // a plain body has no title of its own
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("not a URL: %w", err)
+	}
+	service, _, _ := strings.Cut(u.Scheme, "+")
+	q := u.Query()
+	if untitled[service] || (service == "generic" && q.Get("template") == "") {
+		body = strings.TrimSpace(title + "\n" + body)
+		if service != "generic" {
+			delete(params, "title")
 		}
+	}
+	if service == "generic" {
 		if key := fields["key"]; key != "" {
 			q.Set("@Idempotency-Key", key)
 			u.RawQuery = q.Encode()
@@ -278,6 +287,11 @@ func Send(raw, title, body string, fields map[string]string) error {
 		return err
 	}
 	return errors.Join(r.Send(body, &params)...)
+}
+
+// untitled are the services that show no title: it leads their message.
+var untitled = map[string]bool{
+	"mattermost": true, "rocketchat": true, "googlechat": true, "signal": true, "wecom": true,
 }
 
 // fieldsOf are an entry's fields for a generic webhook.
