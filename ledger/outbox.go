@@ -144,6 +144,35 @@ func (l *Ledger) Outbox(now time.Time, perChannel int) ([]OutboxEntry, error) {
 	return out, nil
 }
 
+// Entry reads one entry again; false when it is gone (delivered, trimmed).
+func (l *Ledger) Entry(key string) (OutboxEntry, bool, error) {
+	var (
+		e  OutboxEntry
+		ok bool
+	)
+	err := l.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketOutbox)
+		if b == nil {
+			return nil
+		}
+		v := b.Get([]byte(key))
+		if v == nil {
+			return nil
+		}
+		var rec outboxRecord
+		if err := json.Unmarshal(v, &rec); err != nil {
+			return err
+		}
+		e, ok = rec.OutboxEntry, true
+		e.Key = key
+		return nil
+	})
+	if err != nil {
+		return OutboxEntry{}, false, fmt.Errorf("read a notification: %w", err)
+	}
+	return e, ok, nil
+}
+
 // Delivered removes a delivered entry.
 func (l *Ledger) Delivered(key string) error {
 	err := l.db.Update(func(tx *bolt.Tx) error {

@@ -23,6 +23,7 @@ import (
 // fake.
 type outbox interface {
 	Outbox(now time.Time, perChannel int) ([]ledger.OutboxEntry, error)
+	Entry(key string) (ledger.OutboxEntry, bool, error)
 	Delivered(key string) error
 	Retry(e ledger.OutboxEntry) error
 	Backlog() (map[string]ledger.ChannelBacklog, error)
@@ -184,13 +185,24 @@ func (s *Sender) drain(ctx context.Context) {
 // channel stays busy until the attempt returns, however long a hung
 // receiver keeps it (the services' HTTP clients time out): one in flight
 // per channel, at most.
-func (s *Sender) deliver(ctx context.Context, e ledger.OutboxEntry) {
+func (s *Sender) deliver(ctx context.Context, due ledger.OutboxEntry) {
+	channel := due.Channel
 	defer func() {
 		s.mu.Lock()
-		delete(s.inflight, e.Channel)
+		delete(s.inflight, channel)
 		s.mu.Unlock()
 		s.Wake()
 	}()
+	// The outbox was read before the channel was ours: the attempt before
+	// may have delivered this entry since.
+	e, ok, err := s.cfg.Outbox.Entry(due.Key)
+	if err != nil {
+		s.log.Warn("outbox not read", "error", err)
+		return
+	}
+	if !ok {
+		return
+	}
 	done := make(chan error, 1)
 	go func() { done <- s.attempt(e) }()
 	timer := time.NewTimer(s.cfg.Timeout)

@@ -245,3 +245,48 @@ func TestDeadChannelBacklogIsBounded(t *testing.T) {
 		t.Fatalf("kept %d entries starting at deploy %d, want deploys 3-5", len(out), out[0].Deploy.ID)
 	}
 }
+
+// staleOutbox answers Outbox with what it read first, as a read that
+// raced the delivery before it would, until fresh is set.
+type staleOutbox struct {
+	*ledger.Ledger
+	mu    sync.Mutex
+	first []ledger.OutboxEntry
+	fresh bool
+}
+
+func (s *staleOutbox) Outbox(now time.Time, perChannel int) ([]ledger.OutboxEntry, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fresh {
+		return s.Ledger.Outbox(now, perChannel)
+	}
+	if s.first == nil {
+		out, err := s.Ledger.Outbox(now, perChannel)
+		if err != nil || len(out) == 0 {
+			return out, err
+		}
+		s.first = out
+	}
+	return s.first, nil
+}
+
+func TestStaleOutboxReadSendsNothingTwice(t *testing.T) {
+	r := newReceiver(t)
+	e := newSenderEnv(t, SenderConfig{}, r.url())
+	e.finish(t, 1, forge.StatusSucceeded)
+	stale := &staleOutbox{Ledger: e.led}
+	e.sender.cfg.Outbox = stale
+	e.run(t)
+	waitFor(t, "the message", func() bool { return len(r.messages()) == 1 })
+	time.Sleep(200 * time.Millisecond) // twenty polls, each offering the delivered entry again
+	if n := len(r.messages()); n != 1 {
+		t.Fatalf("the receiver took %d messages, want 1", n)
+	}
+	// The channel is not left busy by the entry it found delivered.
+	stale.mu.Lock()
+	stale.fresh = true
+	stale.mu.Unlock()
+	e.finish(t, 2, forge.StatusSucceeded)
+	waitFor(t, "the next message", func() bool { return len(r.messages()) == 2 })
+}
