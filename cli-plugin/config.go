@@ -3,12 +3,16 @@ package cliplugin
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/docker-forge/docker-forge/expose"
 
 	"github.com/docker-forge/docker-forge/gitsrc"
 	"github.com/docker-forge/docker-forge/webhook"
@@ -20,8 +24,9 @@ import (
 //	webhook:
 //	  secret_file: /run/secrets/forge-webhook   # or secret: "…"; the default for every provider
 //	  replay_window: 24h                          # how long a delivery id is refused again
+//	  allow_from: [203.0.113.0/24]                # only these source networks, for every provider (optional)
 //	  providers:
-//	    github: {secret_file: /run/secrets/github-hook}
+//	    github: {secret_file: /run/secrets/github-hook, allow_from: [140.82.112.0/20]}
 //	    gitlab: {secret: "…"}
 //	git:
 //	  credentials:                                # for private repositories of x-forge sources
@@ -35,8 +40,9 @@ import (
 type fileConfig struct {
 	Webhook struct {
 		secretSource `yaml:",inline"`
-		ReplayWindow string                  `yaml:"replay_window"`
-		Providers    map[string]secretSource `yaml:"providers"`
+		ReplayWindow string                    `yaml:"replay_window"`
+		AllowFrom    []string                  `yaml:"allow_from"`
+		Providers    map[string]providerConfig `yaml:"providers"`
 	} `yaml:"webhook"`
 	Git struct {
 		Credentials []gitCredential `yaml:"credentials"`
@@ -54,6 +60,12 @@ type gitCredential struct {
 type gitCred struct {
 	prefix string
 	cred   gitsrc.Credentials
+}
+
+// providerConfig is one provider's part of the config file.
+type providerConfig struct {
+	secretSource `yaml:",inline"`
+	AllowFrom    []string `yaml:"allow_from"`
 }
 
 type secretSource struct {
@@ -90,6 +102,8 @@ type webhookSecrets struct {
 	PerProvider  map[string]string
 	ReplayWindow time.Duration
 	Git          []gitCred
+	// AllowFrom lists the networks each limited provider is taken from.
+	AllowFrom map[string][]netip.Prefix
 }
 
 // loadSecrets reads the config file (a missing default file is fine) and the
@@ -120,6 +134,9 @@ func loadSecrets(path string, explicit bool) (webhookSecrets, error) {
 		}
 		out.PerProvider[name] = v
 	}
+	if out.AllowFrom, err = allowFrom(cfg.Webhook.AllowFrom, cfg.Webhook.Providers); err != nil {
+		return out, fmt.Errorf("config %s: %w", path, err)
+	}
 	for i, c := range cfg.Git.Credentials {
 		what := fmt.Sprintf("config git credential %d (%s)", i+1, c.Repository)
 		switch {
@@ -148,6 +165,32 @@ func loadSecrets(path string, explicit bool) (webhookSecrets, error) {
 	} else if f := os.Getenv("FORGE_WEBHOOK_SECRET_FILE"); f != "" {
 		if out.Default, err = readSecretFile(f, "FORGE_WEBHOOK_SECRET_FILE"); err != nil {
 			return out, err
+		}
+	}
+	return out, nil
+}
+
+// allowFrom is each provider's allowlist: its own, or the webhook-wide one.
+func allowFrom(all []string, per map[string]providerConfig) (map[string][]netip.Prefix, error) {
+	out := map[string][]netip.Prefix{}
+	for name, own := range per {
+		if own.AllowFrom != nil && !slices.Contains(webhook.ProviderNames(), name) {
+			return nil, fmt.Errorf("allow_from is configured for unknown provider %q", name)
+		}
+	}
+	def, err := expose.ParsePrefixes("webhook allow_from", all)
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range webhook.ProviderNames() {
+		own, ok := per[name]
+		switch {
+		case ok && own.AllowFrom != nil:
+			if out[name], err = expose.ParsePrefixes("allow_from of "+name, own.AllowFrom); err != nil {
+				return nil, err
+			}
+		case all != nil:
+			out[name] = def
 		}
 	}
 	return out, nil

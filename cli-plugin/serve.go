@@ -25,6 +25,7 @@ import (
 	"github.com/docker-forge/docker-forge/collector"
 	"github.com/docker-forge/docker-forge/dispatch"
 	"github.com/docker-forge/docker-forge/engine"
+	"github.com/docker-forge/docker-forge/expose"
 	"github.com/docker-forge/docker-forge/gitsrc"
 	"github.com/docker-forge/docker-forge/ledger"
 	"github.com/docker-forge/docker-forge/notify"
@@ -55,6 +56,7 @@ type serveOptions struct {
 	statsRetention       collector.Retention
 	viewerLogs           bool
 	notify               notifyOptions
+	expose               exposeOptions
 }
 
 func newServeCommand(dockerCli command.Cli, g *globalOptions) *cobra.Command {
@@ -110,6 +112,7 @@ deploy and loses nothing across a restart.`,
 	f.StringVar(&o.config, "config", "", "config file with per-provider secrets (default <data-dir>/config.yaml, if present)")
 	f.BoolVar(&o.viewerLogs, "viewer-logs", false, "let viewer tokens read containers' logs too (logs can carry secrets: by default only admins read them)")
 	o.notify.flags(f)
+	o.expose.flags(f)
 	return cmd
 }
 
@@ -139,6 +142,11 @@ func runServe(ctx context.Context, dockerCli command.Cli, g *globalOptions, o *s
 	if err := os.MkdirAll(g.dataDir, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
+	x, err := o.expose.build(o.addr, g.dataDir, log)
+	if err != nil {
+		return err
+	}
+	x.warn(o.addr, log)
 	led, err := ledger.Open(g.ledgerPath(), ledger.Options{Timeout: time.Second, Keep: o.keep})
 	if errors.Is(err, ledger.ErrLocked) {
 		return fmt.Errorf("another docker forge process holds %s: is a daemon already running with this --data-dir?", g.ledgerPath())
@@ -147,22 +155,49 @@ func runServe(ctx context.Context, dockerCli command.Cli, g *globalOptions, o *s
 		return err
 	}
 	defer led.Close()
-	d, err := newDaemon(ctx, dockerCli, led, secrets, o, g, log)
+	d, err := newDaemon(ctx, dockerCli, led, secrets, o, g, x, log)
 	if err != nil {
 		return err
 	}
-	tcpLn, err := net.Listen("tcp", o.addr)
+	ls, err := listen(ctx, o.addr, x.httpAddr, g.socketPath())
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", o.addr, err)
-	}
-	sockLn, err := listenSocket(ctx, g.socketPath())
-	if err != nil {
-		_ = tcpLn.Close()
 		return err
 	}
 	defer os.Remove(g.socketPath())
-	log.Info("docker-forge serving", "addr", tcpLn.Addr().String(), "socket", g.socketPath(), "data_dir", g.dataDir, "providers", d.hooks.Providers())
-	return d.serve(ctx, tcpLn, sockLn, o.shutdownTimeout)
+	scheme := "http"
+	if x.https() {
+		scheme = "https"
+	}
+	log.Info("docker-forge serving", "addr", ls.tcp.Addr().String(), "scheme", scheme, "socket", g.socketPath(), "data_dir", g.dataDir, "providers", d.hooks.Providers())
+	return d.serve(ctx, ls, o.shutdownTimeout)
+}
+
+// listeners are serve's: the TCP address, the optional plain one that
+// redirects, the socket.
+type listeners struct {
+	tcp, plain, sock net.Listener
+}
+
+func listen(ctx context.Context, addr, httpAddr, socket string) (listeners, error) {
+	var ls listeners
+	var err error
+	if ls.tcp, err = net.Listen("tcp", addr); err != nil {
+		return ls, fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	if httpAddr != "" {
+		if ls.plain, err = net.Listen("tcp", httpAddr); err != nil {
+			_ = ls.tcp.Close()
+			return ls, fmt.Errorf("listen on --http-addr %s: %w", httpAddr, err)
+		}
+	}
+	if ls.sock, err = listenSocket(ctx, socket); err != nil {
+		_ = ls.tcp.Close()
+		if ls.plain != nil {
+			_ = ls.plain.Close()
+		}
+		return ls, err
+	}
+	return ls, nil
 }
 
 // daemon is serve's wiring: engine, dispatcher and the two HTTP routers.
@@ -178,9 +213,11 @@ type daemon struct {
 	stats      *collector.Collector // nil when --stats-schedule=off
 	sender     *notify.Sender
 	tcp, sock  *mux.Router
+	x          *exposure
+	timeouts   exposeOptions
 }
 
-func newDaemon(ctx context.Context, dockerCli command.Cli, led *ledger.Ledger, secrets webhookSecrets, o *serveOptions, g *globalOptions, log *slog.Logger) (*daemon, error) {
+func newDaemon(ctx context.Context, dockerCli command.Cli, led *ledger.Ledger, secrets webhookSecrets, o *serveOptions, g *globalOptions, x *exposure, log *slog.Logger) (*daemon, error) {
 	secret := secrets.Default
 	masker, err := g.masker()
 	if err != nil {
@@ -223,7 +260,7 @@ func newDaemon(ctx context.Context, dockerCli command.Cli, led *ledger.Ledger, s
 	}
 	hooks, err := webhook.New(webhook.Config{
 		Secret: secret, Secrets: secrets.PerProvider, AllowUnauthenticated: o.allowUnauthenticated, MaxBody: o.maxBody,
-		Replay: led, ReplayWindow: o.replayWindow,
+		Replay: led, ReplayWindow: o.replayWindow, AllowFrom: secrets.AllowFrom,
 		Dispatcher: disp, Logger: log, Registerer: reg,
 	})
 	if err != nil {
@@ -234,9 +271,9 @@ func newDaemon(ctx context.Context, dockerCli command.Cli, led *ledger.Ledger, s
 		Projects: eng, Dispatcher: disp, Logger: log, Refresh: o.pollRefresh,
 		Registry: &registry.Client{Creds: eng.RegistryCredentials, HTTP: &http.Client{Timeout: 30 * time.Second}},
 	})
-	d := &daemon{log: log, eng: eng, disp: disp, poller: poller, hooks: hooks, stats: stats, sender: notes.sender, tcp: mux.NewRouter(), sock: mux.NewRouter()}
+	d := &daemon{log: log, eng: eng, disp: disp, poller: poller, hooks: hooks, stats: stats, sender: notes.sender, tcp: mux.NewRouter(), sock: mux.NewRouter(), x: x, timeouts: o.expose}
 	hooks.Register(d.tcp)
-	d.tcp.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{})).Methods(http.MethodGet)
+	d.tcp.Handle("/metrics", metricsGuard(o.expose.metricsToken, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))).Methods(http.MethodGet)
 	// The API can deploy anything: on the TCP address only with its own
 	// token (registries and forges hold the webhook secret); otherwise on
 	// the socket alone.
@@ -257,6 +294,10 @@ func newDaemon(ctx context.Context, dockerCli command.Cli, led *ledger.Ledger, s
 		return nil, err
 	}
 	page.Register(d.tcp)
+	// Before the API's /api/ prefix, which would answer 404 for them.
+	if src := x.cert(); src != nil {
+		api.RegisterCert(d.sock, src, log)
+	}
 	hooks.Register(d.sock)
 	api.Register(d.sock, local, auth.Trusted{}, log, detach, api.WithViewerLogs(o.viewerLogs))
 	return d, nil
@@ -265,21 +306,50 @@ func newDaemon(ctx context.Context, dockerCli command.Cli, led *ledger.Ledger, s
 // serve runs the listeners, the engine watch and the dispatcher until ctx
 // ends or SIGINT/SIGTERM arrives, then stops them in order: listeners first,
 // then the dispatcher, which lets a running deploy finish within timeout.
-func (d *daemon) serve(ctx context.Context, tcpLn, sockLn net.Listener, timeout time.Duration) error {
+func (d *daemon) serve(ctx context.Context, ls listeners, timeout time.Duration) error {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	servers := []*http.Server{
-		{Handler: d.tcp, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute},
-		{Handler: d.sock, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute},
+	// Slow clients are cut off: headers within --header-timeout, the whole
+	// request within --read-timeout.
+	tcp := &http.Server{Handler: expose.Middleware(d.x.trusted, d.tcp), ReadHeaderTimeout: d.timeouts.headerTimeout,
+		ReadTimeout: d.timeouts.readTimeout, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10, TLSConfig: d.x.tls,
+		ErrorLog: slog.NewLogLogger(d.log.With("component", "http").Handler(), slog.LevelDebug)}
+	servers := []*http.Server{tcp, {Handler: d.sock, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}}
+	serves := []func() error{
+		func() error {
+			if d.x.https() {
+				return tcp.ServeTLS(ls.tcp, "", "")
+			}
+			return tcp.Serve(ls.tcp)
+		},
+		func() error { return servers[1].Serve(ls.sock) },
+	}
+	if ls.plain != nil {
+		_, port, _ := net.SplitHostPort(ls.tcp.Addr().String())
+		var challenge func(http.Handler) http.Handler
+		if d.x.acme != nil {
+			challenge = d.x.acme.HTTPChallenge()
+		}
+		plain := &http.Server{Handler: expose.Redirect(port, challenge), ReadHeaderTimeout: d.timeouts.headerTimeout,
+			ReadTimeout: d.timeouts.readTimeout, IdleTimeout: time.Minute, MaxHeaderBytes: 64 << 10}
+		servers = append(servers, plain)
+		serves = append(serves, func() error { return plain.Serve(ls.plain) })
 	}
 	var wg sync.WaitGroup
-	errc := make(chan error, len(servers))
-	for i, ln := range []net.Listener{tcpLn, sockLn} {
+	errc := make(chan error, len(servers)+1)
+	for _, serve := range serves {
 		wg.Go(func() {
-			if err := servers[i].Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			if err := serve(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				errc <- err
 			}
 		})
+	}
+	// Certificates are obtained once the listeners answer: the CA's
+	// challenge comes to them.
+	if d.x.acme != nil {
+		if err := d.x.acme.Start(ctx); err != nil {
+			errc <- err
+		}
 	}
 	// The engine's container events keep project discovery current, so a
 	// webhook's answer need not list containers while a deploy runs.

@@ -33,6 +33,7 @@ import (
 	"github.com/docker-forge/docker-forge/api"
 	"github.com/docker-forge/docker-forge/auth"
 	"github.com/docker-forge/docker-forge/dispatch"
+	"github.com/docker-forge/docker-forge/expose"
 )
 
 //go:embed templates/*.html
@@ -596,7 +597,7 @@ func (s *Server) signin(w http.ResponseWriter, r *http.Request) {
 	}
 	http.SetCookie(w, &http.Cookie{
 		Name: auth.CookieName, Value: sess.ID, Path: "/", Expires: sess.Expires, MaxAge: int(time.Until(sess.Expires).Seconds()),
-		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil,
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: expose.PeerOf(r).Secure,
 	})
 	s.log.Info("signed in", "token", sess.Principal.Name, "role", string(sess.Principal.Role))
 	http.Redirect(w, r, next, http.StatusSeeOther)
@@ -609,14 +610,14 @@ func (s *Server) signout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.cfg.Auth.SignOut(r)
-	http.SetCookie(w, &http.Cookie{Name: auth.CookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+	http.SetCookie(w, &http.Cookie{Name: auth.CookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: expose.PeerOf(r).Secure})
 	http.Redirect(w, r, "/signin", http.StatusSeeOther)
 }
 
 func (s *Server) setLanguage(w http.ResponseWriter, r *http.Request) {
 	lang := r.URL.Query().Get("l")
 	if slices.Contains(Languages, lang) {
-		http.SetCookie(w, &http.Cookie{Name: langCookie, Value: lang, Path: "/", MaxAge: 365 * 24 * 3600, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil})
+		http.SetCookie(w, &http.Cookie{Name: langCookie, Value: lang, Path: "/", MaxAge: 365 * 24 * 3600, SameSite: http.SameSiteLaxMode, Secure: expose.PeerOf(r).Secure})
 	}
 	http.Redirect(w, r, safeNext(r.URL.Query().Get("next")), http.StatusSeeOther)
 }

@@ -16,6 +16,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"sort"
 	"strings"
 	"time"
@@ -24,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/docker-forge/docker-forge"
+	"github.com/docker-forge/docker-forge/expose"
 )
 
 // DefaultMaxBody is the largest webhook body accepted when Config.MaxBody is 0.
@@ -70,6 +72,10 @@ type Config struct {
 	Logger      *slog.Logger
 	// Registerer receives the listener's metrics; nil registers none.
 	Registerer prometheus.Registerer
+	// AllowFrom lists, per provider name, the only networks its webhooks
+	// are taken from (checked before the body is read); a provider not
+	// named takes them from anywhere.
+	AllowFrom map[string][]netip.Prefix
 }
 
 // Server serves /hooks/{provider} and /healthz.
@@ -96,6 +102,10 @@ type provider struct {
 	// stampedBody marks bodies that differ for every push (Docker Hub's
 	// pushed_at), so their hash names the delivery even without a digest.
 	stampedBody bool
+	// token marks providers that send the secret itself (a header or
+	// ?token=), not a signature made with it: over plain HTTP it travels
+	// in clear.
+	token bool
 }
 
 // providers returns every provider this listener understands, by the name
@@ -103,16 +113,16 @@ type provider struct {
 func providers() map[string]provider {
 	return map[string]provider{
 		// Registry pushes.
-		"distribution": {auth: tokenAuth, parse: parseDistribution},
-		"dockerhub":    {auth: queryTokenAuth, parse: parseDockerHub, untrusted: true, stampedBody: true},
+		"distribution": {auth: tokenAuth, token: true, parse: parseDistribution},
+		"dockerhub":    {auth: queryTokenAuth, token: true, parse: parseDockerHub, untrusted: true, stampedBody: true},
 		"ghcr":         {auth: hmacAuth("X-Hub-Signature-256", "sha256="), parse: parseGHCR, deliveryHeader: "X-GitHub-Delivery"},
-		"harbor":       {auth: tokenAuth, parse: parseHarbor},
-		"quay":         {auth: queryTokenAuth, parse: parseQuay, untrusted: true},
-		"acr":          {auth: queryTokenAuth, parse: parseACR, untrusted: true},
+		"harbor":       {auth: tokenAuth, token: true, parse: parseHarbor},
+		"quay":         {auth: queryTokenAuth, token: true, parse: parseQuay, untrusted: true},
+		"acr":          {auth: queryTokenAuth, token: true, parse: parseACR, untrusted: true},
 		"generic":      {auth: hmacAuth("X-Forge-Signature-256", "sha256="), parse: parseGeneric, deliveryHeader: "X-Forge-Delivery"},
 		// Git pushes.
 		"github":    {auth: hmacAuth("X-Hub-Signature-256", "sha256="), parse: parseGitHub, deliveryHeader: "X-GitHub-Delivery"},
-		"gitlab":    {auth: headerTokenAuth("X-Gitlab-Token"), parse: parseGitLab, deliveryHeader: "X-Gitlab-Event-UUID"},
+		"gitlab":    {auth: headerTokenAuth("X-Gitlab-Token"), token: true, parse: parseGitLab, deliveryHeader: "X-Gitlab-Event-UUID"},
 		"gitea":     {auth: hmacAuth("X-Gitea-Signature", ""), parse: parseGitea, deliveryHeader: "X-Gitea-Delivery"},
 		"forgejo":   {auth: hmacAuth("X-Forgejo-Signature", ""), parse: parseForgejo, deliveryHeader: "X-Forgejo-Delivery"},
 		"gogs":      {auth: hmacAuth("X-Gogs-Signature", ""), parse: parseGogs, deliveryHeader: "X-Gogs-Delivery"},
@@ -133,6 +143,11 @@ func New(cfg Config) (*Server, error) {
 	for name := range cfg.Secrets {
 		if _, ok := providers()[name]; !ok {
 			return nil, fmt.Errorf("webhook: a secret is configured for unknown provider %q", name)
+		}
+	}
+	for name := range cfg.AllowFrom {
+		if _, ok := providers()[name]; !ok {
+			return nil, fmt.Errorf("webhook: allow_from is configured for unknown provider %q", name)
 		}
 	}
 	if cfg.ReplayWindow <= 0 {
@@ -170,6 +185,19 @@ func ProviderNames() []string {
 	var names []string
 	for n := range providers() {
 		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// TokenProviders lists, sorted, the providers that send the webhook
+// secret itself rather than a signature made with it.
+func TokenProviders() []string {
+	var names []string
+	for n, p := range providers() {
+		if p.token {
+			names = append(names, n)
+		}
 	}
 	sort.Strings(names)
 	return names
@@ -224,6 +252,15 @@ func (s *Server) hook(w http.ResponseWriter, r *http.Request) (err error) {
 	p, ok := s.providers[name]
 	if !ok {
 		return Errorf(http.StatusNotFound, "unknown provider %q (supported: %s)", name, strings.Join(s.Providers(), ", "))
+	}
+	// Before the body is read: a source outside the allowlist costs one
+	// answer, never the upload of its body.
+	if nets, limited := s.cfg.AllowFrom[name]; limited {
+		if from := expose.PeerOf(r).Addr; !expose.Contains(nets, from) {
+			s.log.Warn("webhook refused: source outside allow_from", "provider", name, "remote", from.String())
+			w.Header().Set("Connection", "close")
+			return Errorf(http.StatusForbidden, "%s webhooks are not taken from %s (allow_from)", name, from)
+		}
 	}
 	select {
 	case s.inflight <- struct{}{}:
