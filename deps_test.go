@@ -29,6 +29,8 @@ func TestImportDirections(t *testing.T) {
 		{pkg: mod + "/poll", forbidden: append([]string{mod + "/engine", mod + "/dispatch", mod + "/ledger", mod + "/webhook"}, dockerSide...)},
 		{pkg: mod + "/web", forbidden: append([]string{mod + "/engine", mod + "/cli-plugin"}, dockerSide...)},
 		{pkg: mod + "/notify", forbidden: append([]string{mod + "/engine", mod + "/dispatch", mod + "/webhook", mod + "/api", mod + "/web", mod + "/cli-plugin"}, dockerSide...)},
+		{pkg: mod + "/expose", stdOnly: true},
+		{pkg: mod + "/certs", forbidden: append([]string{mod + "/engine", mod + "/ledger", mod + "/dispatch", mod + "/webhook", mod + "/api", mod + "/web", "go.etcd.io/bbolt"}, dockerSide...)},
 		{pkg: mod + "/auth", forbidden: append([]string{mod + "/engine", mod + "/ledger", mod + "/dispatch", mod + "/api", mod + "/web", "go.etcd.io/bbolt"}, dockerSide...)},
 	}
 	for _, tt := range tests {

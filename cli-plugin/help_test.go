@@ -58,6 +58,7 @@ func TestHelpGolden(t *testing.T) {
 		{name: "token", args: []string{"token", "--help"}},
 		{name: "token-create", args: []string{"token", "create", "--help"}},
 		{name: "notify", args: []string{"notify", "--help"}},
+		{name: "cert", args: []string{"cert", "--help"}},
 		{name: "notify-test", args: []string{"notify", "test", "--help"}},
 		{name: "version", args: []string{"version", "--help"}},
 		{name: "stats", args: []string{"stats", "--help"}},
@@ -133,10 +134,10 @@ func TestCommandTree(t *testing.T) {
 			t.Errorf("%s has no short description", c.Name())
 		}
 	}
-	if got, want := strings.Join(names, ","), "deploy,diff,forget,history,lock,ls,notify,rollback,serve,stats,token,top,version"; got != want {
+	if got, want := strings.Join(names, ","), "cert,deploy,diff,forget,history,lock,ls,notify,rollback,serve,stats,token,top,version"; got != want {
 		t.Errorf("commands %s, want %s", got, want)
 	}
-	for _, name := range []string{"ls", "history", "deploy", "rollback", "stats", "top", "diff", "forget"} {
+	for _, name := range []string{"ls", "history", "deploy", "rollback", "stats", "top", "diff", "forget", "cert"} {
 		c, _, err := root.Find([]string{name})
 		if err != nil {
 			t.Fatal(err)

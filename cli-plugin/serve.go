@@ -81,12 +81,20 @@ Endpoints: /healthz, /metrics (Prometheus), /hooks/{provider}, the JSON API
 forge token create", sent as "Authorization: Bearer TOKEN", or
 FORGE_API_TOKEN, an admin's), and the dashboard at / (sign in with a token).
 
+It serves plain HTTP by default, which is for loopback or behind a reverse
+proxy (--trust-proxy); to face a network it serves HTTPS itself, with
+certificate files (--tls-cert, --tls-key; reloaded when they change) or
+certificates from an ACME CA (--acme-domain; Let's Encrypt by default), and
+--http-addr adds a plain listener that only redirects. See the README's
+"Exposing docker-forge".
+
 With --notify (or $FORGE_NOTIFY) it tells notification channels what each
 deploy did (see "docker forge notify --help"); messages wait in the ledger
 until their channel takes them, so a channel that is down never holds back a
 deploy and loses nothing across a restart.`,
 		Example: `  FORGE_WEBHOOK_SECRET=$(openssl rand -hex 32) docker forge serve
-  docker-forge serve --addr 0.0.0.0:9470 --data-dir /var/lib/docker-forge`,
+  docker-forge serve --addr :443 --http-addr :80 --acme-domain forge.example.com --data-dir /var/lib/docker-forge
+  docker forge serve --addr 0.0.0.0:8443 --tls-cert fullchain.pem --tls-key privkey.pem`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.replayWindowSet = cmd.Flags().Changed("replay-window")

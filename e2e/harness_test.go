@@ -97,6 +97,9 @@ type env struct {
 	dataDir   string
 	extraEnv  []string
 	images    []string // image ids imported, removed when the test ends
+	// https makes startDaemon wait for the daemon over HTTPS with this
+	// client (one that trusts the daemon's certificate).
+	https *http.Client
 }
 
 // registryPassword sits in the test's Docker config as a registry
@@ -208,6 +211,12 @@ func (e *env) startDaemon(secret string, args ...string) *daemon {
 	e.t.Helper()
 	d := &daemon{addr: fmt.Sprintf("127.0.0.1:%d", freePort(e.t)), done: make(chan struct{})}
 	d.cmd = exec.Command(forgeBin, append([]string{"serve", "--addr", d.addr, "--log-level", "debug"}, args...)...)
+	for i, a := range args { // a later --addr wins: reach the daemon there
+		if a == "--addr" && i+1 < len(args) {
+			_, port, _ := net.SplitHostPort(args[i+1])
+			d.addr = "127.0.0.1:" + port
+		}
+	}
 	d.cmd.Env = append(e.environ(), "FORGE_WEBHOOK_SECRET="+secret)
 	d.cmd.Stdout, d.cmd.Stderr = d, d
 	if err := d.cmd.Start(); err != nil {
@@ -216,8 +225,12 @@ func (e *env) startDaemon(secret string, args ...string) *daemon {
 	go func() { _ = d.cmd.Wait(); close(d.done) }()
 	e.t.Cleanup(func() { d.stop(e.t) })
 	deadline := time.Now().Add(15 * time.Second)
+	client, scheme := http.DefaultClient, "http://"
+	if e.https != nil {
+		client, scheme = e.https, "https://"
+	}
 	for {
-		resp, err := http.Get("http://" + d.addr + "/healthz")
+		resp, err := client.Get(scheme + d.addr + "/healthz")
 		if err == nil {
 			resp.Body.Close()
 			if _, err := os.Stat(filepath.Join(e.dataDir, "forge.sock")); err == nil {
@@ -260,6 +273,13 @@ func (d *daemon) stop(t testing.TB) {
 // "Authorization: Bearer secret".
 func startRegistry(t testing.TB, addr, hookURL, secret string) {
 	t.Helper()
+	startRegistryEnv(t, addr, hookURL, secret, nil)
+}
+
+// startRegistryEnv is startRegistry with more environment for the
+// registry (SSL_CERT_FILE, to trust an HTTPS listener's CA).
+func startRegistryEnv(t testing.TB, addr, hookURL, secret string, env []string) {
+	t.Helper()
 	dir := t.TempDir()
 	cfg := fmt.Sprintf(`version: 0.1
 log:
@@ -286,6 +306,7 @@ notifications:
 		t.Fatal(err)
 	}
 	cmd := exec.Command("docker-registry", "serve", path)
+	cmd.Env = append(os.Environ(), env...)
 	var logb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &logb, &logb
 	if err := cmd.Start(); err != nil {

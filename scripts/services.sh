@@ -17,6 +17,8 @@ bb="$(ldd /bin/busybox 2>&1 || true)"
 case "$bb" in *"not a dynamic executable"*) ;; *) need+=(busybox-static) ;; esac
 # The dashboard's browser tests drive Debian's Chromium, headless.
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+# The ACME tests get certificates from Debian's pebble, a test ACME CA, on loopback.
+command -v pebble >/dev/null 2>&1 || need+=(pebble)
 if [ "${#need[@]}" -gt 0 ]; then
   echo "services: installing ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
