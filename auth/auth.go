@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/docker-forge/docker-forge"
+	"github.com/docker-forge/docker-forge/expose"
 )
 
 // Principal is who a request comes from.
@@ -211,9 +212,13 @@ func safeMethod(m string) bool {
 	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
 }
 
-// clientIP is the request's peer address; forwarded headers are not
-// trusted.
+// clientIP is the request's client: the peer, or the client a trusted
+// proxy names (serve --trust-proxy), so clients behind one proxy are not
+// limited as one.
 func clientIP(r *http.Request) string {
+	if a := expose.PeerOf(r).Addr; a.IsValid() {
+		return a.String()
+	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		return r.RemoteAddr

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/docker-forge/docker-forge"
+	"github.com/docker-forge/docker-forge/expose"
 )
 
 // memTokens is a TokenStore in a map.
@@ -149,6 +150,36 @@ func TestWrongTokensAreRateLimited(t *testing.T) {
 	a.cfg.Limiter.now = func() time.Time { return time.Now().Add(time.Minute) }
 	if _, err := a.Resolve(request(http.MethodGet, good, nil, "")); err != nil {
 		t.Fatalf("after the window: %v", err)
+	}
+}
+
+// TestRateLimitBehindATrustedProxy: clients behind one trusted proxy are
+// limited each by the address the proxy names, so one client's wrong
+// tokens lock out no one else.
+func TestRateLimitBehindATrustedProxy(t *testing.T) {
+	store := &memTokens{m: map[string]forge.Token{}}
+	good := store.add("alice", forge.RoleAdmin)
+	a := New(Config{Tokens: store, Limiter: NewLimiter(3, time.Minute)})
+	proxy, _ := expose.ParsePrefixes("trust-proxy", []string{"127.0.0.1"})
+	resolve := func(client, bearer string) error {
+		r := request(http.MethodGet, bearer, nil, "")
+		r.RemoteAddr = "127.0.0.1:40000"
+		r.Header.Set("X-Forwarded-For", client)
+		var err error
+		expose.Middleware(proxy, http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { _, err = a.Resolve(r) })).
+			ServeHTTP(httptest.NewRecorder(), r)
+		return err
+	}
+	for range 3 {
+		if err := resolve("203.0.113.66", "wrong"); !errors.Is(err, ErrBadToken) {
+			t.Fatal(err)
+		}
+	}
+	if err := resolve("203.0.113.66", good); !errors.Is(err, ErrRateLimited) {
+		t.Fatalf("the guessing client: %v, want ErrRateLimited", err)
+	}
+	if err := resolve("198.51.100.20", good); err != nil {
+		t.Fatalf("another client behind the same proxy is locked out: %v", err)
 	}
 }
 

@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"path/filepath"
 	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/caddyserver/certmagic"
@@ -45,21 +47,28 @@ type ACMEConfig struct {
 // certmagic in the background.
 type ACME struct {
 	cfg    ACMEConfig
+	stop   sync.Once
 	cache  *certmagic.Cache
 	magic  *certmagic.Config
 	issuer *certmagic.ACMEIssuer
 	log    *slog.Logger
 }
 
-// NewACME prepares the manager; Start obtains or loads the certificates
-// once the listener answers (a TLS-ALPN-01 challenge comes to it).
+// NewACME prepares the manager, and starts certmagic's maintenance: Close
+// stops it. Start obtains or loads the certificates once the listener
+// answers (a TLS-ALPN-01 challenge comes to it).
 func NewACME(cfg ACMEConfig) (*ACME, error) {
 	if len(cfg.Domains) == 0 {
 		return nil, errors.New("acme: no domain")
 	}
 	for _, d := range cfg.Domains {
-		if !certmagic.SubjectQualifiesForCert(d) {
+		switch {
+		case !certmagic.SubjectQualifiesForCert(d):
 			return nil, fmt.Errorf("acme: %q is not a name a certificate can be issued for", d)
+		case strings.Contains(d, "*"):
+			return nil, fmt.Errorf("acme: %q: a wildcard needs the DNS-01 challenge, which forge does not answer; name each host", d)
+		case cfg.CA == "" && !certmagic.SubjectQualifiesForPublicCert(d):
+			return nil, fmt.Errorf("acme: %q is an internal name or an address, which a public CA does not certify (a private CA can: --acme-ca)", d)
 		}
 	}
 	if cfg.CA == "" {
@@ -96,8 +105,13 @@ func (a *ACME) Start(ctx context.Context) error {
 	if err := a.magic.ManageAsync(ctx, a.cfg.Domains); err != nil {
 		return fmt.Errorf("acme: manage %v: %w", a.cfg.Domains, err)
 	}
-	go func() { <-ctx.Done(); a.cache.Stop() }()
+	context.AfterFunc(ctx, a.Close)
 	return nil
+}
+
+// Close stops certmagic's maintenance (renewals) of the certificates.
+func (a *ACME) Close() {
+	a.stop.Do(a.cache.Stop)
 }
 
 // TLSConfig is the listener's configuration: certmagic's certificates, and
@@ -105,7 +119,7 @@ func (a *ACME) Start(ctx context.Context) error {
 func (a *ACME) TLSConfig() *tls.Config {
 	c := a.magic.TLSConfig()
 	c.MinVersion = MinVersion
-	c.NextProtos = []string{"h2", "http/1.1", acmez.ACMETLS1Protocol}
+	c.NextProtos = []string{"http/1.1", acmez.ACMETLS1Protocol} // HTTP/1.1 only: see serve
 	return c
 }
 

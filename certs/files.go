@@ -26,7 +26,7 @@ type Info struct {
 	NotAfter time.Time `json:"not_after"`
 	Serial   string    `json:"serial"`
 	// Loaded is when forge last loaded or obtained it.
-	Loaded time.Time `json:"loaded"`
+	Loaded time.Time `json:"loaded,omitzero"`
 }
 
 // Files serves the certificate in a pair of PEM files and loads it again
@@ -95,11 +95,17 @@ func (f *Files) load(stamp string) error {
 func (f *Files) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.check()
+	return f.cert, nil
+}
+
+// check reloads the files when they changed, at most once per CheckEvery.
+// The caller holds f.mu.
+func (f *Files) check() {
 	if now := time.Now(); now.Sub(f.checked) >= f.CheckEvery {
 		f.checked = now
 		f.reload()
 	}
-	return f.cert, nil
 }
 
 func (f *Files) reload() {
@@ -125,10 +131,12 @@ func (f *Files) TLSConfig() *tls.Config {
 	return &tls.Config{MinVersion: MinVersion, GetCertificate: f.GetCertificate}
 }
 
-// Info describes the certificate served now.
+// Info describes the certificate served now (the files are looked at
+// first, as a handshake would).
 func (f *Files) Info() (Info, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.check()
 	if f.cert == nil {
 		return Info{}, errors.New("tls: no certificate loaded")
 	}

@@ -2,8 +2,10 @@ package certs
 
 import (
 	"crypto/tls"
+	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"os"
 	"path/filepath"
 	"testing"
@@ -54,12 +56,16 @@ func TestFilesReloadWhenTheyChange(t *testing.T) {
 
 	// A connection open before the rotation keeps working after it.
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool(), ServerName: "forge.test"}}}
+	reused := false
 	get := func() {
 		t.Helper()
-		resp, err := client.Get("https://" + addr + "/")
+		req, _ := http.NewRequest(http.MethodGet, "https://"+addr+"/", nil)
+		req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) { reused = i.Reused }}))
+		resp, err := client.Do(req)
 		if err != nil {
 			t.Fatalf("GET over the kept connection: %v", err)
 		}
+		_, _ = io.Copy(io.Discard, resp.Body) // read whole, the connection goes back to the pool
 		resp.Body.Close()
 	}
 	get()
@@ -69,10 +75,17 @@ func TestFilesReloadWhenTheyChange(t *testing.T) {
 	second.Write(t, certPath, keyPath)
 	later := time.Now().Add(2 * time.Second)
 	_ = os.Chtimes(certPath, later, later)
+	// Info looks at the files itself: no handshake needed first.
+	if info, err := f.Info(); err != nil || info.Serial != second.Cert.SerialNumber.Text(16) {
+		t.Fatalf("Info right after the rotation = %+v, %v; want the second certificate", info, err)
+	}
 	if got, want := served(t, addr, ca), second.Cert.SerialNumber.Text(16); got != want {
 		t.Fatalf("after replacing the files, served serial %s, want the second certificate's %s", got, want)
 	}
 	get()
+	if !reused {
+		t.Error("the connection opened before the rotation was not reused after it: it was dropped")
+	}
 
 	// A half-written rotation (a key that does not match) keeps the
 	// certificate that works.

@@ -32,7 +32,7 @@ and the daemon serves it at once, without a restart.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := api.Dial(cmd.Context(), g.socketPath())
 			if err != nil {
-				return fmt.Errorf("no docker forge daemon answers on %s: the certificate is the running daemon's (start serve with --tls-cert/--tls-key or --acme-domain)", g.socketPath())
+				return fmt.Errorf("the certificate is the running daemon's (serve with --tls-cert/--tls-key or --acme-domain): %w", err)
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), 3*time.Minute)
 			defer cancel()

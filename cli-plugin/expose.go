@@ -6,10 +6,12 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	stdlog "log"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -64,6 +66,49 @@ type exposure struct {
 	trusted  []netip.Prefix
 	tls      *tls.Config // nil: plain HTTP
 	httpAddr string
+	// publicURL is where people reach the dashboard (--public-url): the
+	// plain listener redirects to its port.
+	publicURL string
+}
+
+// close stops what build started (certmagic's maintenance).
+func (x *exposure) close() {
+	if x.acme != nil {
+		x.acme.Close()
+	}
+}
+
+// httpsPort is the port the plain listener sends browsers to: the one in
+// --public-url when it is an https URL (a port mapping may put the
+// listener elsewhere), or the HTTPS listener's own.
+func (x *exposure) httpsPort(listening string) string {
+	if u, err := url.Parse(x.publicURL); err == nil && u.Scheme == "https" && u.Host != "" {
+		if p := u.Port(); p != "" {
+			return p
+		}
+		return "443"
+	}
+	_, port, _ := net.SplitHostPort(listening)
+	return port
+}
+
+// httpErrorLog is the HTTP servers' own log: a failed TLS handshake (a
+// scanner, a client that does not trust the certificate) at debug, the
+// rest (a handler's panic, an accept error) as warnings.
+func httpErrorLog(log *slog.Logger) *stdlog.Logger {
+	return stdlog.New(httpLogWriter{log: log.With("component", "http")}, "", 0)
+}
+
+type httpLogWriter struct{ log *slog.Logger }
+
+func (w httpLogWriter) Write(p []byte) (int, error) {
+	msg := strings.TrimSpace(string(p))
+	if strings.Contains(msg, "TLS handshake error") {
+		w.log.Debug(msg)
+	} else {
+		w.log.Warn(msg)
+	}
+	return len(p), nil
 }
 
 // https reports whether --addr serves HTTPS.

@@ -73,6 +73,11 @@ func TestExposeOptions(t *testing.T) {
 		{name: "plain", edit: func(*exposeOptions) {}},
 		{name: "files", edit: func(o *exposeOptions) { o.tlsCert, o.tlsKey = certPath, keyPath }, https: true},
 		{name: "acme", edit: func(o *exposeOptions) { o.acmeDomains = []string{"forge.example.com"} }, https: true},
+		{name: "acme wildcard", edit: func(o *exposeOptions) { o.acmeDomains = []string{"*.example.com"} }, wantErr: "wildcard"},
+		{name: "acme internal name from a public CA", edit: func(o *exposeOptions) { o.acmeDomains = []string{"forge.internal"} }, wantErr: "internal name"},
+		{name: "acme internal name from a private CA", edit: func(o *exposeOptions) {
+			o.acmeDomains, o.acmeCA = []string{"forge.internal"}, "https://ca.internal/acme/dir"
+		}, https: true},
 		{name: "cert without key", edit: func(o *exposeOptions) { o.tlsCert = certPath }, wantErr: "go together"},
 		{name: "files and acme", edit: func(o *exposeOptions) {
 			o.tlsCert, o.tlsKey, o.acmeDomains = certPath, keyPath, []string{"forge.example.com"}
@@ -97,10 +102,25 @@ func TestExposeOptions(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			defer x.close()
 			if x.https() != tt.https || (x.cert() != nil) != tt.https {
 				t.Errorf("https %v (cert %v), want %v", x.https(), x.cert() != nil, tt.https)
 			}
 		})
+	}
+}
+
+func TestHTTPSPortOfTheRedirect(t *testing.T) {
+	for _, tt := range []struct{ public, listening, want string }{
+		{"", "0.0.0.0:8443", "8443"},
+		{"https://forge.example.com", "0.0.0.0:8443", "443"},
+		{"https://forge.example.com:9443/", "0.0.0.0:8443", "9443"},
+		{"http://forge.example.com:8080", "0.0.0.0:8443", "8443"},
+	} {
+		x := &exposure{publicURL: tt.public}
+		if got := x.httpsPort(tt.listening); got != tt.want {
+			t.Errorf("public URL %q, listening on %s: redirect to port %s, want %s", tt.public, tt.listening, got, tt.want)
+		}
 	}
 }
 

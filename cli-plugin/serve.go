@@ -154,6 +154,7 @@ func runServe(ctx context.Context, dockerCli command.Cli, g *globalOptions, o *s
 	if err != nil {
 		return err
 	}
+	defer x.close()
 	x.warn(o.addr, log)
 	led, err := ledger.Open(g.ledgerPath(), ledger.Options{Timeout: time.Second, Keep: o.keep})
 	if errors.Is(err, ledger.ErrLocked) {
@@ -163,6 +164,9 @@ func runServe(ctx context.Context, dockerCli command.Cli, g *globalOptions, o *s
 		return err
 	}
 	defer led.Close()
+	if o.notify.publicURL != "" {
+		x.publicURL = o.notify.publicURL
+	}
 	d, err := newDaemon(ctx, dockerCli, led, secrets, o, g, x, log)
 	if err != nil {
 		return err
@@ -319,10 +323,14 @@ func (d *daemon) serve(ctx context.Context, ls listeners, timeout time.Duration)
 	defer stop()
 	// Slow clients are cut off: headers within --header-timeout, the whole
 	// request within --read-timeout.
+	// HTTP/1.1 only: HTTP/2 would bound a connection's slow streams by the
+	// idle timeout alone, not by these.
+	http1 := new(http.Protocols)
+	http1.SetHTTP1(true)
 	tcp := &http.Server{Handler: expose.Middleware(d.x.trusted, d.tcp), ReadHeaderTimeout: d.timeouts.headerTimeout,
 		ReadTimeout: d.timeouts.readTimeout, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10, TLSConfig: d.x.tls,
-		ErrorLog: slog.NewLogLogger(d.log.With("component", "http").Handler(), slog.LevelDebug)}
-	servers := []*http.Server{tcp, {Handler: d.sock, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}}
+		Protocols: http1, ErrorLog: httpErrorLog(d.log)}
+	servers := []*http.Server{tcp, {Handler: expose.LocalMiddleware(d.sock), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}}
 	serves := []func() error{
 		func() error {
 			if d.x.https() {
@@ -333,13 +341,13 @@ func (d *daemon) serve(ctx context.Context, ls listeners, timeout time.Duration)
 		func() error { return servers[1].Serve(ls.sock) },
 	}
 	if ls.plain != nil {
-		_, port, _ := net.SplitHostPort(ls.tcp.Addr().String())
+		port := d.x.httpsPort(ls.tcp.Addr().String())
 		var challenge func(http.Handler) http.Handler
 		if d.x.acme != nil {
 			challenge = d.x.acme.HTTPChallenge()
 		}
 		plain := &http.Server{Handler: expose.Redirect(port, challenge), ReadHeaderTimeout: d.timeouts.headerTimeout,
-			ReadTimeout: d.timeouts.readTimeout, IdleTimeout: time.Minute, MaxHeaderBytes: 64 << 10}
+			ReadTimeout: d.timeouts.readTimeout, IdleTimeout: time.Minute, MaxHeaderBytes: 64 << 10, ErrorLog: httpErrorLog(d.log)}
 		servers = append(servers, plain)
 		serves = append(serves, func() error { return plain.Serve(ls.plain) })
 	}

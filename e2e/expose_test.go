@@ -123,19 +123,33 @@ func TestExposeWithCertificateFiles(t *testing.T) {
 	})
 
 	t.Run("plain HTTP and TLS 1.1 refused", func(t *testing.T) {
+		// Go's TLS server answers a plain request 400, and nothing else.
 		resp, err := http.Get("http://" + d.addr + "/api/projects")
-		if err == nil {
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusBadRequest || strings.Contains(string(b), project) {
-				t.Errorf("plain HTTP to the TLS port = %d %q, want 400 and nothing else", resp.StatusCode, b)
-			}
+		if err != nil {
+			t.Fatalf("plain HTTP to the TLS port: %v, want a 400 answer", err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest || strings.Contains(string(b), project) {
+			t.Errorf("plain HTTP to the TLS port = %d %q, want 400 and nothing else", resp.StatusCode, b)
 		}
 		old := roots.Clone()
 		old.MinVersion, old.MaxVersion = tls.VersionTLS11, tls.VersionTLS11
 		if conn, err := tls.Dial("tcp", d.addr, old); err == nil {
 			conn.Close()
 			t.Error("a TLS 1.1 handshake succeeded")
+		}
+		// HTTP/1.1 only, so the header and read timeouts bound every
+		// connection (HTTP/2 streams escape them).
+		h2 := roots.Clone()
+		h2.ServerName, h2.NextProtos = "127.0.0.1", []string{"h2", "http/1.1"}
+		conn, err := tls.Dial("tcp", d.addr, h2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		if p := conn.ConnectionState().NegotiatedProtocol; p != "http/1.1" {
+			t.Errorf("a client offering h2 negotiated %q, want http/1.1", p)
 		}
 	})
 

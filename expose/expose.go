@@ -22,6 +22,9 @@ type Peer struct {
 	// Secure says the request arrived over HTTPS, at forge itself or at a
 	// trusted proxy that says so in X-Forwarded-Proto.
 	Secure bool
+	// Local says the request came over the daemon's own unix socket, whose
+	// permissions are its auth: no network address applies.
+	Local bool
 }
 
 type peerKey struct{}
@@ -74,6 +77,13 @@ func Middleware(trusted []netip.Prefix, next http.Handler) http.Handler {
 	})
 }
 
+// LocalMiddleware marks each request as local (the daemon's unix socket).
+func LocalMiddleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), peerKey{}, Peer{Local: true})))
+	})
+}
+
 // PeerOf is the Peer that Middleware recorded; without it, the
 // connection's own address and TLS state.
 func PeerOf(r *http.Request) Peer {
@@ -89,31 +99,45 @@ func peer(r *http.Request, trusted []netip.Prefix) Peer {
 		return p
 	}
 	// The nearest hop that is not a trusted proxy is the client: each proxy
-	// appends the address it was reached from.
-	hops := forwardedFor(r.Header.Values("X-Forwarded-For"))
+	// appends the address it was reached from. A hop that is no address
+	// ("unknown", garbage) ends the walk with no client address, which no
+	// allowlist contains: the hops before it were written by the client.
+	hops := listValues(r.Header.Values("X-Forwarded-For"))
 	for i := len(hops) - 1; i >= 0; i-- {
-		p.Addr = hops[i]
-		if !Contains(trusted, hops[i]) {
+		p.Addr = hopAddr(hops[i])
+		if !p.Addr.IsValid() || !Contains(trusted, p.Addr) {
 			break
 		}
 	}
-	if proto := r.Header.Get("X-Forwarded-Proto"); proto != "" {
-		first, _, _ := strings.Cut(proto, ",")
-		p.Secure = strings.EqualFold(strings.TrimSpace(first), "https")
+	// The scheme the nearest proxy reports: a client's own value comes
+	// first in a list a proxy appends to.
+	if protos := listValues(r.Header.Values("X-Forwarded-Proto")); len(protos) > 0 {
+		p.Secure = strings.EqualFold(protos[len(protos)-1], "https")
 	}
 	return p
 }
 
-func forwardedFor(values []string) []netip.Addr {
-	var out []netip.Addr
+// listValues splits comma-separated header values, in order.
+func listValues(values []string) []string {
+	var out []string
 	for _, v := range values {
 		for _, part := range strings.Split(v, ",") {
-			if a, err := netip.ParseAddr(strings.TrimSpace(part)); err == nil {
-				out = append(out, a.Unmap())
-			}
+			out = append(out, strings.TrimSpace(part))
 		}
 	}
 	return out
+}
+
+// hopAddr reads one X-Forwarded-For entry: an address, or an address with a
+// port (192.0.2.1:4711, [2001:db8::1]:4711) as some load balancers write.
+func hopAddr(s string) netip.Addr {
+	if a, err := netip.ParseAddr(s); err == nil {
+		return a.Unmap()
+	}
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap.Addr().Unmap()
+	}
+	return netip.Addr{}
 }
 
 func remoteAddr(s string) netip.Addr {

@@ -27,6 +27,9 @@ func TestPeerBelievesOnlyTrustedProxies(t *testing.T) {
 		{"chain of trusted proxies", "10.1.2.3:443", "203.0.113.9, 192.0.2.7", "https", "203.0.113.9", true},
 		{"trusted proxy without headers", "192.0.2.7:1000", "", "", "192.0.2.7", false},
 		{"IPv4 in IPv6", "[::ffff:10.1.2.3]:443", "203.0.113.9", "", "203.0.113.9", false},
+		{"proxy appending address and port", "10.1.2.3:443", "140.82.112.5, 6.6.6.6:4444", "", "6.6.6.6", false},
+		{"proxy appending an IPv6 address and port", "10.1.2.3:443", "140.82.112.5, [2001:db8::6]:4444", "", "2001:db8::6", false},
+		{"client's own proto before the proxy's", "10.1.2.3:443", "203.0.113.9", "https, http", "203.0.113.9", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -38,6 +41,9 @@ func TestPeerBelievesOnlyTrustedProxies(t *testing.T) {
 			if tt.proto != "" {
 				r.Header.Set("X-Forwarded-Proto", tt.proto)
 			}
+			if tt.name == "client's own proto before the proxy's" {
+				r.Header.Add("X-Forwarded-Proto", "http")
+			}
 			var got Peer
 			w := httptest.NewRecorder()
 			Middleware(trusted, http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { got = PeerOf(r) })).ServeHTTP(w, r)
@@ -48,6 +54,26 @@ func TestPeerBelievesOnlyTrustedProxies(t *testing.T) {
 				t.Errorf("Strict-Transport-Security = %q with secure=%v", hsts, tt.wantSecure)
 			}
 		})
+	}
+}
+
+// TestUnparsableHopFailsClosed: a hop the proxy wrote that is no address
+// gives no client address at all, rather than the client's own claim.
+func TestUnparsableHopFailsClosed(t *testing.T) {
+	trusted, _ := ParsePrefixes("test", []string{"10.0.0.0/8"})
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r.RemoteAddr = "10.1.2.3:443"
+	r.Header.Set("X-Forwarded-For", "140.82.112.5, unknown")
+	var got Peer
+	Middleware(trusted, http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { got = PeerOf(r) })).ServeHTTP(httptest.NewRecorder(), r)
+	allow, _ := ParsePrefixes("allow_from", []string{"140.82.112.0/20"})
+	if got.Addr.IsValid() || Contains(allow, got.Addr) {
+		t.Errorf("peer = %v; want no address, outside every allowlist", got.Addr)
+	}
+	var local Peer
+	LocalMiddleware(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { local = PeerOf(r) })).ServeHTTP(httptest.NewRecorder(), r)
+	if !local.Local {
+		t.Error("LocalMiddleware did not mark the request as local")
 	}
 }
 
@@ -103,6 +129,9 @@ func TestRedirectOnlyRedirectsPages(t *testing.T) {
 		{http.MethodHead, "http://forge.example.com/", http.StatusPermanentRedirect, "https://forge.example.com:8443/"},
 		{http.MethodGet, "http://forge.example.com/api/projects", http.StatusForbidden, ""},
 		{http.MethodPost, "http://forge.example.com/hooks/distribution", http.StatusForbidden, ""},
+		{http.MethodGet, "http://forge.example.com/metrics", http.StatusForbidden, ""},
+		{http.MethodGet, "http://forge.example.com/hooks/dockerhub?token=x", http.StatusForbidden, ""},
+		{http.MethodGet, "http://forge.example.com/apiary", http.StatusPermanentRedirect, "https://forge.example.com:8443/apiary"},
 		{http.MethodGet, "http://forge.example.com/.well-known/acme-challenge/tok", http.StatusOK, ""},
 	}
 	for _, tt := range tests {

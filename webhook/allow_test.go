@@ -71,6 +71,16 @@ func TestAllowFromRefusesBeforeTheBody(t *testing.T) {
 	if len(disp.submitted()) != 1 {
 		t.Errorf("the allowed push reached the dispatcher %d times, want once", len(disp.submitted()))
 	}
+
+	// A provider without allow_from takes any source.
+	harbor, err := os.ReadFile("testdata/harbor/cloudevents-push-json-content-type.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := send(t, http.MethodPost, base+"/hooks/harbor", harbor, map[string]string{"Authorization": "Bearer " + testSecret, "Content-Type": "application/json"})
+	if r.status != http.StatusAccepted && r.status != http.StatusOK {
+		t.Errorf("harbor, with no allow_from, from 127.0.0.1: %d %s, want it taken", r.status, r.body)
+	}
 }
 
 func TestAllowFromForAnUnknownProvider(t *testing.T) {

@@ -255,7 +255,8 @@ func (s *Server) hook(w http.ResponseWriter, r *http.Request) (err error) {
 	}
 	// Before the body is read: a source outside the allowlist costs one
 	// answer, never the upload of its body.
-	if nets, limited := s.cfg.AllowFrom[name]; limited {
+	// The daemon's unix socket is local: its permissions are the auth.
+	if nets, limited := s.cfg.AllowFrom[name]; limited && !expose.PeerOf(r).Local {
 		if from := expose.PeerOf(r).Addr; !expose.Contains(nets, from) {
 			s.log.Warn("webhook refused: source outside allow_from", "provider", name, "remote", from.String())
 			w.Header().Set("Connection", "close")
@@ -277,7 +278,7 @@ func (s *Server) hook(w http.ResponseWriter, r *http.Request) (err error) {
 	}
 	if secret := s.secret(name); secret != "" || !s.cfg.AllowUnauthenticated {
 		if err := p.auth(r, body, secret); err != nil {
-			s.log.Warn("webhook rejected", "provider", name, "reason", err.Error(), "remote", r.RemoteAddr)
+			s.log.Warn("webhook rejected", "provider", name, "reason", err.Error(), "remote", expose.PeerOf(r).Addr.String())
 			return Errorf(http.StatusUnauthorized, "%v", err)
 		}
 	}
