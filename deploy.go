@@ -147,6 +147,8 @@ type Deploy struct {
 	Queued         time.Time `json:"queued"`
 	Started        time.Time `json:"started,omitzero"`
 	Finished       time.Time `json:"finished,omitzero"`
+	// Phases are how long each part of the deploy took.
+	Phases Phases `json:"phases,omitzero"`
 }
 
 // ConfigSummary is what the deploy changed in its services' configurations,
@@ -206,4 +208,7 @@ type UpResult struct {
 	// Warnings name what a person should know (a restored secret that
 	// changed since).
 	Warnings []string
+	// Pull and Recreate are how long the engine took to pull the images it
+	// lacked, and to recreate and start the containers.
+	Pull, Recreate time.Duration
 }

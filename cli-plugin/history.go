@@ -25,8 +25,11 @@ func newHistoryCommand(dockerCli command.Cli, g *globalOptions) *cobra.Command {
 		Short: "Show a project's deploys, newest first",
 		Long: `Show every recorded deploy of a project, newest first: why it ran, what
 triggered it, each service's digest before and after, and how it ended.
-The ID is what "docker forge rollback --to" and "docker forge diff" take; -v adds
-what each deploy changed in the configuration.`,
+The ID is what "docker forge rollback --to" and "docker forge diff" take. TOOK is
+from the deploy's start to its outcome, health gate included; -v adds what each
+deploy changed in the configuration and where its time went: the wait in the
+queue, resolving digests, the engine's pull and recreate, reading back what
+runs, and the health gate.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			b, done, err := g.open(cmd.Context(), dockerCli)
@@ -49,16 +52,16 @@ what each deploy changed in the configuration.`,
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
-	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "also say what each deploy changed in the configuration (docker forge diff shows it whole), and its warnings")
+	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "also say what each deploy changed in the configuration (docker forge diff shows it whole), its warnings, and how long each phase took")
 	cmd.Flags().IntVarP(&limit, "limit", "n", 0, "show at most this many deploys (0: all kept)")
 	return cmd
 }
 
 func writeHistory(w io.Writer, h []forge.Deploy, verbose bool) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	head := "ID\tSTARTED\tREASON\tTRIGGER\tSTATUS\tSERVICES\tNOTE"
+	head := "ID\tSTARTED\tREASON\tTRIGGER\tSTATUS\tTOOK\tSERVICES\tNOTE"
 	if verbose {
-		head += "\tCONFIGURATION"
+		head += "\tCONFIGURATION\tPHASES"
 	}
 	fmt.Fprintln(tw, head)
 	for _, d := range h {
@@ -91,17 +94,46 @@ func writeHistory(w io.Writer, h []forge.Deploy, verbose bool) error {
 		if started.IsZero() {
 			started = d.Queued
 		}
-		line := fmt.Sprintf("%d\t%s\t%s\t%s\t%s\t%s\t%s", d.ID, started.Local().Format(time.DateTime), d.Reason,
-			trigger(d.Trigger), d.Status, strings.Join(svcs, ", "), note)
+		line := fmt.Sprintf("%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s", d.ID, started.Local().Format(time.DateTime), d.Reason,
+			trigger(d.Trigger), d.Status, took(d), strings.Join(svcs, ", "), note)
 		if verbose {
 			line += "\t" + orDash(d.ConfigSummary())
 			for _, warn := range d.Warnings {
 				line += " (warning: " + warn + ")"
 			}
+			line += "\t" + phases(d.Phases)
 		}
 		fmt.Fprintln(tw, line)
 	}
 	return tw.Flush()
+}
+
+// took is a finished deploy's time from start to outcome, "-" otherwise.
+func took(d forge.Deploy) string {
+	if d.Started.IsZero() || !d.Finished.After(d.Started) {
+		return "-"
+	}
+	return roundDuration(d.Finished.Sub(d.Started)).String()
+}
+
+// phases says where a deploy's time went: "resolve 12ms, recreate 1.2s, …",
+// the phases it spent time in only.
+func phases(p forge.Phases) string {
+	var parts []string
+	p.Each(func(name string, d time.Duration) {
+		if d > 0 {
+			parts = append(parts, name+" "+roundDuration(d).String())
+		}
+	})
+	return orDash(strings.Join(parts, ", "))
+}
+
+// roundDuration keeps a duration readable: ms below a second, tenths above.
+func roundDuration(d time.Duration) time.Duration {
+	if d < time.Second {
+		return d.Round(time.Millisecond)
+	}
+	return d.Round(100 * time.Millisecond)
 }
 
 // serviceChange is one service's part in a history line: its digest before

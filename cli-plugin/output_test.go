@@ -47,6 +47,8 @@ func fixedDeploys() []forge.Deploy {
 					Changed: true, Enabled: true, Why: []string{forge.WhyConfig}},
 			},
 			Queued: t0.Add(60 * time.Minute), Started: t0.Add(60 * time.Minute), Finished: t0.Add(60*time.Minute + 2*time.Second),
+			Phases: forge.Phases{Queue: 1500 * time.Microsecond, Resolve: 14 * time.Millisecond, Recreate: 1234 * time.Millisecond,
+				Verify: 6 * time.Millisecond, Health: 745 * time.Millisecond},
 			Warnings: []string{"service web: environment.DB_PASSWORD is a secret whose value changed since; the current value is used"},
 		},
 		{

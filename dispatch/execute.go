@@ -23,6 +23,10 @@ func (d *Dispatcher) execute(ctx context.Context, j *job) error {
 	dep := &j.deploy
 	dep.Status = forge.StatusRunning
 	dep.Started = d.now()
+	dep.Phases = forge.Phases{}
+	if !dep.Queued.IsZero() && dep.Started.After(dep.Queued) {
+		dep.Phases.Queue = dep.Started.Sub(dep.Queued)
+	}
 	if len(dep.Services) == 0 && j.git == nil {
 		// The targets are on disk before anything runs, so a crash leaves a
 		// record Recover can run again (a git deploy's target is its commit).
@@ -117,6 +121,7 @@ func (d *Dispatcher) converge(ctx context.Context, j *job) (string, error) {
 		return d.convergeGit(ctx, j)
 	}
 	dep := &j.deploy
+	clock := d.phaseClock()
 	p, err := d.eng.LoadProject(ctx, j.ref)
 	if err != nil {
 		return d.engineReason(err, reasonLoad), err
@@ -198,7 +203,10 @@ func (d *Dispatcher) converge(ctx context.Context, j *job) (string, error) {
 	// A project with no container at all is brought up whole by a manual
 	// deploy; a push or a rollback touches only its services.
 	whole := len(before) == 0 && dep.Reason == forge.ReasonManual
+	dep.Phases.Resolve = clock.lap()
 	res, err := d.eng.Up(ctx, forge.UpRequest{Ref: j.ref, Pins: pins, Whole: whole, Restore: restore})
+	clock.lap() // the engine splits its own time: pull, then recreate
+	dep.Phases.Pull, dep.Phases.Recreate = res.Pull, res.Recreate
 	d.keepSnapshots(j, res)
 	if err != nil {
 		// Compose may have recreated some services before it failed:
@@ -224,10 +232,13 @@ func (d *Dispatcher) converge(ctx context.Context, j *job) (string, error) {
 			mismatch = append(mismatch, fmt.Sprintf("%s runs %q (%s), want %s", sd.Service, sd.Digest, now.State, sd.Target()))
 		}
 	}
+	dep.Phases.Verify = clock.lap()
 	if len(mismatch) > 0 {
 		return reasonVerify, fmt.Errorf("verify: %v", mismatch)
 	}
-	if g := d.gate(ctx, p, dep, before, j.recovered); !g.passed {
+	g := d.gate(ctx, p, dep, before, j.recovered)
+	dep.Phases.Health = clock.lap()
+	if !g.passed {
 		return "health gate failed: " + g.why, &gateFailure{project: p, result: g}
 	}
 	if len(tags) > 0 {
@@ -235,6 +246,24 @@ func (d *Dispatcher) converge(ctx context.Context, j *job) (string, error) {
 		d.removeOldImages(ctx, *dep, hist)
 	}
 	return "", nil
+}
+
+// phaseClock times a deploy's phases one after the other.
+type phaseClock struct {
+	now  func() time.Time
+	last time.Time
+}
+
+func (d *Dispatcher) phaseClock() *phaseClock {
+	return &phaseClock{now: d.now, last: d.now()}
+}
+
+// lap is the time since the last lap (or the start), and starts the next.
+func (c *phaseClock) lap() time.Duration {
+	t := c.now()
+	took := t.Sub(c.last)
+	c.last = t
+	return took
 }
 
 // serviceReason names the service (and its image) a generic reason is

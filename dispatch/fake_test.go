@@ -26,6 +26,8 @@ import (
 // project.
 type fakeEngine struct {
 	mu sync.Mutex
+	// pullTook and recreateTook are what Up says its pull and recreate took.
+	pullTook, recreateTook time.Duration
 
 	projects  map[string]forge.Project                            // name -> compose model
 	registry  map[string]string                                   // repo:tag or repo@digest -> digest
@@ -337,7 +339,7 @@ func (f *fakeEngine) Up(ctx context.Context, req forge.UpRequest) (forge.UpResul
 		}
 		f.setRunning(ref.Name, svc, pin, digest)
 	}
-	return forge.UpResult{ConfigChanged: config, Snapshots: snaps}, nil
+	return forge.UpResult{ConfigChanged: config, Snapshots: snaps, Pull: f.pullTook, Recreate: f.recreateTook}, nil
 }
 
 // setEnv gives a service an environment: it shows in its snapshots, and a

@@ -156,6 +156,7 @@ func repoRoot(dir, p string) string {
 // services alone and the checkout where it was.
 func (d *Dispatcher) convergeGit(ctx context.Context, j *job) (string, error) {
 	dep := &j.deploy
+	clock := d.phaseClock()
 	if d.git == nil {
 		return reasonNoGit, errors.New("no git checkouts configured")
 	}
@@ -304,7 +305,10 @@ func (d *Dispatcher) convergeGit(ctx context.Context, j *job) (string, error) {
 	if err := d.led.Update(*dep); err != nil {
 		return "ledger write failed", err
 	}
+	dep.Phases.Resolve = clock.lap()
 	res, err := d.eng.Up(ctx, forge.UpRequest{Ref: j.ref, Pins: pins, Whole: true})
+	clock.lap() // the engine splits its own time: pull, then recreate
+	dep.Phases.Pull, dep.Phases.Recreate = res.Pull, res.Recreate
 	d.keepSnapshots(j, res)
 	if err != nil {
 		if after, rerr := d.eng.Running(ctx, dep.Project); rerr == nil {
@@ -329,10 +333,13 @@ func (d *Dispatcher) convergeGit(ctx context.Context, j *job) (string, error) {
 			mismatch = append(mismatch, fmt.Sprintf("%s runs %q, want %s", sd.Service, sd.Digest, want))
 		}
 	}
+	dep.Phases.Verify = clock.lap()
 	if len(mismatch) > 0 {
 		return reasonVerify, fmt.Errorf("verify: %v", mismatch)
 	}
-	if g := d.gate(ctx, p, dep, before, j.recovered); !g.passed {
+	g := d.gate(ctx, p, dep, before, j.recovered)
+	dep.Phases.Health = clock.lap()
+	if !g.passed {
 		return "health gate failed: " + g.why, &gateFailure{project: p, result: g}
 	}
 	d.removeOldImages(ctx, *dep, hist)

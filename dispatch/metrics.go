@@ -3,6 +3,7 @@ package dispatch
 import (
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -20,6 +21,7 @@ type recorder struct {
 type deployMetrics struct {
 	total    *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	phases   *prometheus.HistogramVec
 	mu       sync.Mutex
 	counted  map[uint64]forge.Status // deploy id -> final status counted
 }
@@ -35,10 +37,15 @@ func newDeployMetrics(reg prometheus.Registerer) *deployMetrics {
 			Help:    "Time from a deploy's start to its final status, health gate included.",
 			Buckets: []float64{0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300},
 		}, []string{"status"}),
+		phases: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "forge_deploy_phase_seconds",
+			Help:    "Time each phase of a finished deploy took: queue, resolve, pull, recreate, verify, health (a phase a deploy did not reach is not observed).",
+			Buckets: []float64{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60},
+		}, []string{"phase"}),
 		counted: map[uint64]forge.Status{},
 	}
 	if reg != nil {
-		reg.MustRegister(m.total, m.duration)
+		reg.MustRegister(m.total, m.duration, m.phases)
 	}
 	return m
 }
@@ -62,6 +69,11 @@ func (m *deployMetrics) observe(d forge.Deploy) {
 	if !d.Started.IsZero() && d.Finished.After(d.Started) {
 		m.duration.WithLabelValues(string(d.Status)).Observe(d.Finished.Sub(d.Started).Seconds())
 	}
+	d.Phases.Each(func(name string, took time.Duration) {
+		if took > 0 {
+			m.phases.WithLabelValues(name).Observe(took.Seconds())
+		}
+	})
 }
 
 func (r recorder) Create(d *forge.Deploy) error {

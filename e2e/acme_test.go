@@ -125,13 +125,13 @@ func TestACMECertificateFromPebble(t *testing.T) {
 		Names                  []string
 	}
 	var info certInfo
-	e.forgeJSON(&info, "cert", "--json")
+	e.forgeJSON(&info, "cert")
 	if info.Source != "acme" || info.Serial != first || len(info.Names) != 1 || info.Names[0] != domain || !strings.Contains(info.Issuer, "Pebble") {
 		t.Fatalf("docker forge cert = %+v, want pebble's certificate for %s, serial %s", info, domain, first)
 	}
 
 	var renewed certInfo
-	e.forgeJSON(&renewed, "cert", "--renew", "--json")
+	e.forgeJSON(&renewed, "cert", "--renew")
 	if renewed.Serial == first || renewed.Source != "acme" {
 		t.Fatalf("docker forge cert --renew = %+v, want a new certificate (the old serial was %s)", renewed, first)
 	}

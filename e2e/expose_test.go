@@ -244,7 +244,7 @@ func TestExposeWithCertificateFiles(t *testing.T) {
 		var info struct {
 			Source, Serial string
 		}
-		e.forgeJSON(&info, "cert", "--json")
+		e.forgeJSON(&info, "cert")
 		if info.Source != "files" || info.Serial != want {
 			t.Errorf("docker forge cert = %+v, want the new certificate from files", info)
 		}

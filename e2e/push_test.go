@@ -65,6 +65,14 @@ func TestRegistryPushRedeploysOnlyTheMatchedService(t *testing.T) {
 	if s, _ := pushed.Service("web"); s.Previous != d1 || !s.Changed {
 		t.Fatalf("push deploy of web = %+v, want previous %s and recreated", s, d1)
 	}
+	// Where the deploy's time went: the new image pulled by digest, the
+	// container recreated, each recorded apart.
+	if ph := pushed.Phases; ph.Resolve <= 0 || ph.Pull <= 0 || ph.Recreate <= 0 || ph.Verify <= 0 || ph.Health <= 0 {
+		t.Errorf("push deploy phases = %+v, want resolve, pull, recreate, verify and health each timed", ph)
+	}
+	if verbose := e.docker("forge", "history", "-v", project); !strings.Contains(verbose, "recreate ") || !strings.Contains(verbose, "pull ") {
+		t.Errorf("history -v does not say where the deploy's time went:\n%s", verbose)
+	}
 	if _, ok := pushed.Service("side"); ok {
 		t.Fatalf("push deploy touched side, which is not forge-enabled: %+v", pushed.Services)
 	}

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/distribution/reference"
@@ -371,6 +372,14 @@ func (e *Engine) Up(ctx context.Context, req forge.UpRequest) (forge.UpResult, e
 			res.Snapshots[svc] = b
 		}
 	}
+	// The images the engine lacks are pulled first, as up would pull them,
+	// so a deploy can say how long the pull took apart from the recreate.
+	start := time.Now()
+	if err := e.compose.Pull(ctx, p, api.PullOptions{Quiet: true}); err != nil {
+		return res, fmt.Errorf("up %s %s: pull: %w", ref.Name, strings.Join(targets, ","), classify(err))
+	}
+	res.Pull = time.Since(start)
+	start = time.Now()
 	err = e.compose.Up(ctx, p, api.UpOptions{
 		Create: api.CreateOptions{
 			Services:             targets,
@@ -385,6 +394,7 @@ func (e *Engine) Up(ctx context.Context, req forge.UpRequest) (forge.UpResult, e
 		},
 		Start: api.StartOptions{Project: p, Services: targets},
 	})
+	res.Recreate = time.Since(start)
 	if err != nil {
 		return res, fmt.Errorf("up %s %s: %w", ref.Name, strings.Join(targets, ","), classify(err))
 	}
