@@ -517,7 +517,7 @@ type pushStack struct {
 	project, repo, ref string
 }
 
-func newPushStack(t *testing.T, name string, notify bool, daemonArgs ...string) *pushStack {
+func newPushStack(t testing.TB, name string, notify bool, daemonArgs ...string) *pushStack {
 	t.Helper()
 	s := &pushStack{regAddr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), secret: randomName("e2e-webhook-secret-")}
 	s.e = newEnv(t, s.regAddr)

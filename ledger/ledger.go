@@ -54,6 +54,9 @@ type Ledger struct {
 	db     *bolt.DB
 	keep   int
 	claims claims
+	// group commits the writes of webhooks arriving together in one
+	// transaction (see group).
+	group *group
 }
 
 type deployRecord struct {
@@ -93,7 +96,7 @@ func Open(path string, opts Options) (*Ledger, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("open ledger %s: create buckets: %w", path, err)
 	}
-	return &Ledger{db: db, keep: opts.Keep}, nil
+	return &Ledger{db: db, keep: opts.Keep, group: &group{db: db}}, nil
 }
 
 // Close waits for the delivery claims still being written, then releases
@@ -156,10 +159,10 @@ func (l *Ledger) Chain(done *forge.Deploy, next *forge.Deploy, link func(done, n
 // CreateQueued records a new queued deploy like Create, in a transaction
 // shared with concurrent callers (one disk sync for a burst of pushes).
 func (l *Ledger) CreateQueued(d *forge.Deploy, rev uint64) error {
-	return l.create(l.db.Batch, d, rev)
+	return l.create(l.group.do, d, rev)
 }
 
-// create records d in a transaction run by commit (Update, or Batch, which
+// create records d in a transaction run by commit (Update, or a group commit, which
 // may run it more than once: the last run's id is the one committed).
 func (l *Ledger) create(commit func(func(*bolt.Tx) error) error, d *forge.Deploy, rev uint64) error {
 	if d.Project == "" {
@@ -186,7 +189,7 @@ func (l *Ledger) create(commit func(func(*bolt.Tx) error) error, d *forge.Deploy
 // transaction, unless a later revision is stored already or the deploy has
 // started (the running record holds the joined targets).
 func (l *Ledger) UpdateQueued(d forge.Deploy, rev uint64) error {
-	err := l.db.Batch(func(tx *bolt.Tx) error {
+	err := l.group.do(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketDeploys).Bucket([]byte(d.Project))
 		if b == nil {
 			return fmt.Errorf("deploy %d: %w", d.ID, ErrNotFound)
