@@ -28,12 +28,16 @@ import (
 	"github.com/docker-forge/docker-forge/expose"
 	"github.com/docker-forge/docker-forge/gitsrc"
 	"github.com/docker-forge/docker-forge/ledger"
+	"github.com/docker-forge/docker-forge/memtrim"
 	"github.com/docker-forge/docker-forge/notify"
 	"github.com/docker-forge/docker-forge/poll"
 	"github.com/docker-forge/docker-forge/registry"
 	"github.com/docker-forge/docker-forge/web"
 	"github.com/docker-forge/docker-forge/webhook"
 )
+
+// trimDelay is how long after start serve gives back start-up memory.
+const trimDelay = 5 * time.Second
 
 // DefaultAddr is where serve listens for webhooks by default.
 const DefaultAddr = "127.0.0.1:9470"
@@ -387,6 +391,17 @@ func (d *daemon) serve(ctx context.Context, ls listeners, timeout time.Duration)
 	// Notifications go out on their own: a channel that is down or slow
 	// holds back no deploy.
 	wg.Go(func() { _ = d.sender.Run(ctx) })
+	// Start-up is over once everything above runs: what it touched and
+	// idle running does not need goes back to the system.
+	wg.Go(func() {
+		select {
+		case <-time.After(trimDelay):
+		case <-ctx.Done():
+			return
+		}
+		n, err := memtrim.Trim()
+		d.log.Debug("start-up memory given back", "executable_bytes", n, "error", err)
+	})
 	dispDone := make(chan struct{})
 	go func() {
 		defer close(dispDone)
