@@ -14,96 +14,129 @@ import (
 // replayed delivery is refused after one too.
 var bucketDeliveries = []byte("deliveries")
 
-// pruneEvery is how many claims pass between sweeps of expired deliveries.
-const pruneEvery = 256
+// sweepEvery is how often, at most, expired deliveries are swept: a sweep
+// reads the whole bucket, which a busy listener must not do every few
+// hundred claims.
+const sweepEvery = time.Minute
 
-// claims is the in-memory face of the deliveries bucket. A webhook's answer
-// must not wait on a disk sync, so Claim decides in memory and the bucket is
-// written behind it, in batches; Close waits for those writes. A crash can
-// lose the last few milliseconds of claims, which at worst lets a sender's
-// redelivery of them through: a deploy of what already runs, which changes
-// nothing.
+// claims is the in-memory face of the deliveries bucket. Claim decides in
+// memory, then waits until its key is on disk, so a delivery answered 202
+// is refused after a crash too. The claims that arrive while one commit is
+// being synced share the next: a burst costs a few disk syncs, not one
+// each, and a lone claim waits for no timer.
 type claims struct {
-	mu       sync.Mutex
-	loaded   bool
-	seen     map[string]time.Time
-	n        int
-	window   time.Duration
-	pending  map[string]bool // keys whose state is not on disk yet
-	sweepAt  time.Time       // when set, the next write sweeps keys expired at that time
-	flushing bool            // a writer is draining pending
-	writes   sync.WaitGroup
-	lastErr  error
+	mu      sync.Mutex
+	loaded  bool
+	seen    map[string]time.Time
+	swept   time.Time // when the last sweep was asked for
+	window  time.Duration
+	pending map[string]bool // keys whose state is not on disk yet
+	round   *claimRound     // the commit that will write pending
+	sweepAt time.Time       // when set, the next write sweeps keys expired at that time
+	writes  sync.WaitGroup
 }
 
-// Claim records a webhook delivery id and reports whether it is fresh: false
-// when the same id was claimed less than window ago.
-func (l *Ledger) Claim(key string, now time.Time, window time.Duration) (bool, error) {
+// claimRound is one commit of pending keys; done is closed once it is
+// synced, or failed with err.
+type claimRound struct {
+	done chan struct{}
+	err  error
+}
+
+// Claim records the keys naming one webhook delivery, all or none, and
+// reports whether it is fresh: false when one of them was claimed less than
+// window ago. A fresh claim is on disk when Claim returns; one that could
+// not be written is forgotten and its error returned.
+func (l *Ledger) Claim(keys []string, now time.Time, window time.Duration) (bool, error) {
 	c := &l.claims
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if err := l.loadClaims(); err != nil {
+		c.mu.Unlock()
 		return false, err
 	}
-	if c.lastErr != nil {
-		err := c.lastErr
-		c.lastErr = nil
-		return false, fmt.Errorf("claim delivery: an earlier write failed: %w", err)
+	for _, key := range keys {
+		if at, ok := c.seen[key]; ok && now.Sub(at) < window {
+			c.mu.Unlock()
+			return false, nil
+		}
 	}
-	if at, ok := c.seen[key]; ok && now.Sub(at) < window {
-		return false, nil
+	var r *claimRound
+	for _, key := range keys {
+		c.seen[key] = now
+		r = l.writeSoon(key)
 	}
-	c.seen[key] = now
 	c.window = window
-	c.n++
-	if c.n%pruneEvery == 0 {
+	if now.Sub(c.swept) >= min(sweepEvery, window) {
+		c.swept, c.sweepAt = now, now
 		for k, at := range c.seen {
 			if now.Sub(at) >= window {
 				delete(c.seen, k)
 			}
 		}
-		c.sweepAt = now
 	}
-	l.writeBehind(key)
+	c.mu.Unlock()
+	if r == nil {
+		return true, nil
+	}
+	<-r.done
+	if r.err != nil {
+		c.mu.Lock()
+		for _, key := range keys {
+			if c.seen[key].Equal(now) {
+				delete(c.seen, key) // not on disk: a retry is not a duplicate
+			}
+		}
+		c.mu.Unlock()
+		return false, fmt.Errorf("claim delivery: %w", r.err)
+	}
 	return true, nil
 }
 
-// Release forgets a claimed delivery, so a retry of a delivery that could not
-// be queued is not refused as a duplicate.
-func (l *Ledger) Release(key string) error {
+// Release forgets the keys of a claimed delivery, so a retry of a delivery
+// that could not be queued is not refused as a duplicate.
+func (l *Ledger) Release(keys []string) error {
 	c := &l.claims
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if err := l.loadClaims(); err != nil {
+		c.mu.Unlock()
 		return err
 	}
-	delete(c.seen, key)
-	l.writeBehind(key)
-	return nil
+	var r *claimRound
+	for _, key := range keys {
+		delete(c.seen, key)
+		r = l.writeSoon(key)
+	}
+	c.mu.Unlock()
+	if r == nil {
+		return nil
+	}
+	<-r.done
+	return r.err
 }
 
-// writeBehind marks key for writing and makes sure a writer runs. c.mu is
-// held.
-func (l *Ledger) writeBehind(key string) {
+// writeSoon marks key for writing, makes sure a writer runs, and returns
+// the commit that will write it. c.mu is held.
+func (l *Ledger) writeSoon(key string) *claimRound {
 	c := &l.claims
 	if c.pending == nil {
 		c.pending = map[string]bool{}
 	}
 	c.pending[key] = true
-	if !c.flushing {
-		c.flushing = true
+	if c.round == nil {
+		c.round = &claimRound{done: make(chan struct{})}
 		c.writes.Go(l.flushClaims)
 	}
+	return c.round
 }
 
 // flushClaims writes pending keys in one transaction at a time until none
-// is left: a burst of claims costs a few disk syncs, not one each.
+// is left; each commit ends the wait of the claims it wrote.
 func (l *Ledger) flushClaims() {
 	c := &l.claims
 	for {
 		c.mu.Lock()
 		if len(c.pending) == 0 {
-			c.flushing = false
+			c.round = nil
 			c.mu.Unlock()
 			return
 		}
@@ -111,15 +144,13 @@ func (l *Ledger) flushClaims() {
 		for k := range c.pending {
 			state[k] = c.seen[k] // zero: released, delete it
 		}
-		c.pending = nil
+		r := c.round
+		c.pending, c.round = nil, &claimRound{done: make(chan struct{})}
 		sweepAt, window := c.sweepAt, c.window
 		c.sweepAt = time.Time{}
 		c.mu.Unlock()
-		if err := l.persistClaims(state, sweepAt, window); err != nil {
-			c.mu.Lock()
-			c.lastErr = err
-			c.mu.Unlock()
-		}
+		r.err = l.persistClaims(state, sweepAt, window)
+		close(r.done)
 	}
 }
 

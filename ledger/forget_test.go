@@ -77,7 +77,7 @@ func TestForgetLeavesNoKey(t *testing.T) {
 			if err := l.Finish(d, map[string][]byte{id: raw}); err != nil {
 				t.Fatal(err)
 			}
-			if ok, err := l.Claim("github:"+d.Trigger.Delivery, now, time.Hour); err != nil || !ok {
+			if ok, err := l.Claim([]string{"github:"+d.Trigger.Delivery}, now, time.Hour); err != nil || !ok {
 				t.Fatal(ok, err)
 			}
 		}
@@ -96,7 +96,7 @@ func TestForgetLeavesNoKey(t *testing.T) {
 	if got.Deploys != 3 || got.Snapshots != 3 || got.Series != 2 || got.Containers != 1 || got.Deliveries != 3 {
 		t.Errorf("Forget = %+v, want 3 deploys, 3 snapshots, 2 series, 1 container, 3 deliveries", got)
 	}
-	if ok, _ := l.Claim("github:shop-delivery-0", now, time.Hour); !ok {
+	if ok, _ := l.Claim([]string{"github:shop-delivery-0"}, now, time.Hour); !ok {
 		t.Error("a forgotten project's delivery is still refused as a replay")
 	}
 	if err := l.Close(); err != nil {

@@ -26,27 +26,33 @@ type memoryGuard struct {
 	err      error
 }
 
-func (g *memoryGuard) Claim(key string, now time.Time, window time.Duration) (bool, error) {
+func (g *memoryGuard) Claim(keys []string, now time.Time, window time.Duration) (bool, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.err != nil {
 		return false, g.err
 	}
-	if at, ok := g.seen[key]; ok && now.Sub(at) < window {
-		return false, nil
+	for _, key := range keys {
+		if at, ok := g.seen[key]; ok && now.Sub(at) < window {
+			return false, nil
+		}
 	}
 	if g.seen == nil {
 		g.seen = map[string]time.Time{}
 	}
-	g.seen[key] = now
+	for _, key := range keys {
+		g.seen[key] = now
+	}
 	return true, nil
 }
 
-func (g *memoryGuard) Release(key string) error {
+func (g *memoryGuard) Release(keys []string) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	delete(g.seen, key)
-	g.released = append(g.released, key)
+	for _, key := range keys {
+		delete(g.seen, key)
+		g.released = append(g.released, key)
+	}
 	return nil
 }
 

@@ -41,10 +41,12 @@ type Dispatcher interface {
 // ReplayGuard remembers webhook deliveries, so a replayed one is refused;
 // the ledger is the real one, and it survives restarts.
 type ReplayGuard interface {
-	// Claim records key and reports whether it was not seen within window.
-	Claim(key string, now time.Time, window time.Duration) (fresh bool, err error)
-	// Release forgets key, so the sender's retry is not refused.
-	Release(key string) error
+	// Claim records the keys naming one delivery, all or none, and reports
+	// whether none was seen within window; the claim is durable when it
+	// returns.
+	Claim(keys []string, now time.Time, window time.Duration) (fresh bool, err error)
+	// Release forgets keys, so the sender's retry is not refused.
+	Release(keys []string) error
 }
 
 // DefaultReplayWindow is how long a delivery id is remembered when
@@ -355,22 +357,13 @@ func (s *Server) secret(provider string) string {
 	return s.cfg.Secret
 }
 
-// claim records every key of a delivery; it is fresh only when none was
-// seen within the window. On a refusal the keys this call claimed are
-// released again.
+// claim records every key of a delivery, at once: it is fresh only when
+// none was seen within the window.
 func (s *Server) claim(keys []string) (bool, error) {
 	if s.cfg.Replay == nil {
 		return true, nil
 	}
-	now := time.Now()
-	for i, k := range keys {
-		fresh, err := s.cfg.Replay.Claim(k, now, s.cfg.ReplayWindow)
-		if err != nil || !fresh {
-			s.release(keys[:i])
-			return false, err
-		}
-	}
-	return true, nil
+	return s.cfg.Replay.Claim(keys, time.Now(), s.cfg.ReplayWindow)
 }
 
 // release forgets keys, so the sender's retry of a delivery that could not be
@@ -379,10 +372,8 @@ func (s *Server) release(keys []string) {
 	if s.cfg.Replay == nil {
 		return
 	}
-	for _, k := range keys {
-		if err := s.cfg.Replay.Release(k); err != nil {
-			s.log.Error("replay guard", "error", err)
-		}
+	if err := s.cfg.Replay.Release(keys); err != nil {
+		s.log.Error("replay guard", "error", err)
 	}
 }
 
