@@ -77,7 +77,7 @@ func TestForgetLeavesNoKey(t *testing.T) {
 			if err := l.Finish(d, map[string][]byte{id: raw}); err != nil {
 				t.Fatal(err)
 			}
-			if ok, err := l.Claim([]string{"github:"+d.Trigger.Delivery}, now, time.Hour); err != nil || !ok {
+			if ok, err := l.Claim([]string{"github:" + d.Trigger.Delivery}, now, time.Hour); err != nil || !ok {
 				t.Fatal(ok, err)
 			}
 		}
