@@ -7,6 +7,9 @@ BIN      := bin/docker-forge
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X github.com/docker-forge/docker-forge.Version=$(VERSION)
 export CGO_ENABLED ?= 0
+# bench pipes each run through tee: a failing benchmark must fail make.
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 # Root running in a checkout owned by someone else makes VCS stamping fail.
 export GOFLAGS ?= -buildvcs=false
 
@@ -33,13 +36,17 @@ test-unit: ## unit tests only (no engine)
 test-e2e: services
 	FORGE_E2E=1 $(GO) test -count=1 -v ./e2e
 
-bench: services ## benchmarks: webhook ingest, stats queries and ledger growth, deploy overhead, ack latency, health-gate overhead, a collector run vs docker stats, and the full load test
-	$(GO) test -run '^$$' -bench . -benchtime 5x ./webhook ./ledger
-	$(GO) test -run '^$$' -bench BenchmarkQuery -benchtime 200x ./collector
-	$(GO) test -run '^$$' -bench BenchmarkFirstPage -benchtime 50x ./web
-	$(GO) test -run '^$$' -bench BenchmarkLedgerGrowth -benchtime 1x -timeout 30m ./collector
-	FORGE_E2E=1 $(GO) test -run '^$$' -bench . -benchtime 10x -timeout 20m ./e2e
-	$(MAKE) --no-print-directory load
+BENCH_OUT ?= bench.out
+bench: services ## every benchmark, then the table of figures against their goals (BENCHMARKS.md); FORGE_BENCH_WATCHTOWER=/path/to/watchtower adds the watchtower comparison
+	@: > $(BENCH_OUT)
+	$(GO) test -run '^$$' -bench . -benchtime 5x ./webhook ./ledger | tee -a $(BENCH_OUT)
+	$(GO) test -run '^$$' -bench BenchmarkQuery -benchtime 200x ./collector | tee -a $(BENCH_OUT)
+	$(GO) test -run '^$$' -bench BenchmarkFirstPage -benchtime 50x ./web | tee -a $(BENCH_OUT)
+	$(GO) test -run '^$$' -bench BenchmarkLedgerGrowth -benchtime 1x -timeout 30m ./collector | tee -a $(BENCH_OUT)
+	FORGE_E2E=1 $(GO) test -run '^$$' -bench 'Benchmark[^I]' -benchtime 10x -timeout 30m ./e2e | tee -a $(BENCH_OUT)
+	FORGE_E2E=1 $(GO) test -run '^$$' -bench BenchmarkIdleFootprint -benchtime 1x -timeout 10m ./e2e | tee -a $(BENCH_OUT)
+	$(MAKE) --no-print-directory load | tee -a $(BENCH_OUT)
+	@echo; $(GO) run ./scripts/benchtable $(BENCH_OUT)
 
 load: services ## the full load test: 1000 signed webhooks/s for 30 s against a real daemon (CI runs 200/s for 5 s)
 	FORGE_E2E=1 FORGE_LOAD_RATE=$${FORGE_LOAD_RATE:-1000} FORGE_LOAD_SECONDS=$${FORGE_LOAD_SECONDS:-30} \
