@@ -13,7 +13,7 @@ SHELL := /bin/bash
 # Root running in a checkout owned by someone else makes VCS stamping fail.
 export GOFLAGS ?= -buildvcs=false
 
-.PHONY: load crash serve build install test test-unit test-e2e services bench lint fuzz clean vendor-web
+.PHONY: load crash serve build install test test-unit test-e2e services bench bench-smoke lint fuzz clean vendor-web
 
 serve: ## set up a fresh machine (Docker, plugin, secret) and run `docker forge serve`
 	./scripts/serve.sh
@@ -27,8 +27,9 @@ install: build ## install the plugin for the current user (./install.sh --system
 services: ## install (if missing) and start the Docker engine the tests use
 	./scripts/services.sh
 
-test: services ## the whole suite: unit tests, then the real-engine e2e tests
+test: services ## the whole suite: unit tests, the real-engine e2e tests, then each benchmark once (bench-smoke)
 	FORGE_E2E=1 $(GO) test -count=1 ./...
+	$(MAKE) --no-print-directory bench-smoke
 
 test-unit: ## unit tests only (no engine)
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v /e2e)
@@ -47,6 +48,14 @@ bench: services ## every benchmark, then the table of figures against their goal
 	FORGE_E2E=1 $(GO) test -run '^$$' -bench BenchmarkIdleFootprint -benchtime 1x -timeout 10m ./e2e | tee -a $(BENCH_OUT)
 	$(MAKE) --no-print-directory load | tee -a $(BENCH_OUT)
 	@echo; $(GO) run ./scripts/benchtable $(BENCH_OUT)
+
+bench-smoke: services ## each benchmark of BENCHMARKS.md once, on its smallest case, and the table: proves they run (CI); the figures mean nothing
+	@: > bench-smoke.out
+	$(GO) test -count=1 -run '^$$' -bench . -benchtime 1x ./webhook ./ledger | tee -a bench-smoke.out
+	$(GO) test -count=1 -run '^$$' -bench BenchmarkQuery -benchtime 2x ./collector | tee -a bench-smoke.out
+	FORGE_E2E=1 FORGE_BENCH_SMOKE=1 $(GO) test -count=1 -run '^$$' -benchtime 1x -timeout 15m \
+		-bench 'Benchmark(PushToRunning|IdleFootprint|DeployOverhead|CollectorRun|DeployWithDeadChannel|AckLatencyDuringDeploy)$$' ./e2e | tee -a bench-smoke.out
+	$(GO) run ./scripts/benchtable bench-smoke.out
 
 load: services ## the full load test: 1000 signed webhooks/s for 30 s against a real daemon (CI runs 200/s for 5 s)
 	FORGE_E2E=1 FORGE_LOAD_RATE=$${FORGE_LOAD_RATE:-1000} FORGE_LOAD_SECONDS=$${FORGE_LOAD_SECONDS:-30} \

@@ -2,6 +2,7 @@ package forge
 
 import (
 	"encoding/json"
+	"math"
 	"time"
 )
 
@@ -49,7 +50,7 @@ type phasesJSON struct {
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-func dur(ms float64) time.Duration { return time.Duration(ms * float64(time.Millisecond)) }
+func dur(ms float64) time.Duration { return time.Duration(math.Round(ms * float64(time.Millisecond))) }
 
 // MarshalJSON writes each phase in milliseconds: "queue_ms": 1.25.
 func (p Phases) MarshalJSON() ([]byte, error) {

@@ -61,6 +61,7 @@ type serveOptions struct {
 	viewerLogs           bool
 	notify               notifyOptions
 	expose               exposeOptions
+	trimMemory           bool
 }
 
 func newServeCommand(dockerCli command.Cli, g *globalOptions) *cobra.Command {
@@ -125,6 +126,7 @@ deploy and loses nothing across a restart.`,
 	f.BoolVar(&o.viewerLogs, "viewer-logs", false, "let viewer tokens read containers' logs too (logs can carry secrets: by default only admins read them)")
 	o.notify.flags(f)
 	o.expose.flags(f)
+	f.BoolVar(&o.trimMemory, "trim-memory", true, "5 s after start, give back the memory start-up touched (idle RSS about half); the first deploy then reads some of the program from disk again (--trim-memory=false keeps it)")
 	return cmd
 }
 
@@ -231,6 +233,7 @@ type daemon struct {
 	tcp, sock  *mux.Router
 	x          *exposure
 	timeouts   exposeOptions
+	trim       bool
 }
 
 func newDaemon(ctx context.Context, dockerCli command.Cli, led *ledger.Ledger, secrets webhookSecrets, o *serveOptions, g *globalOptions, x *exposure, log *slog.Logger) (*daemon, error) {
@@ -287,7 +290,7 @@ func newDaemon(ctx context.Context, dockerCli command.Cli, led *ledger.Ledger, s
 		Projects: eng, Dispatcher: disp, Logger: log, Refresh: o.pollRefresh,
 		Registry: &registry.Client{Creds: eng.RegistryCredentials, HTTP: &http.Client{Timeout: 30 * time.Second}},
 	})
-	d := &daemon{log: log, eng: eng, disp: disp, poller: poller, hooks: hooks, stats: stats, sender: notes.sender, tcp: mux.NewRouter(), sock: mux.NewRouter(), x: x, timeouts: o.expose}
+	d := &daemon{log: log, eng: eng, disp: disp, poller: poller, hooks: hooks, stats: stats, sender: notes.sender, tcp: mux.NewRouter(), sock: mux.NewRouter(), x: x, timeouts: o.expose, trim: o.trimMemory}
 	hooks.Register(d.tcp)
 	d.tcp.Handle("/metrics", metricsGuard(o.expose.metricsToken, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))).Methods(http.MethodGet)
 	// The API can deploy anything: on the TCP address only with its own
@@ -393,15 +396,20 @@ func (d *daemon) serve(ctx context.Context, ls listeners, timeout time.Duration)
 	wg.Go(func() { _ = d.sender.Run(ctx) })
 	// Start-up is over once everything above runs: what it touched and
 	// idle running does not need goes back to the system.
-	wg.Go(func() {
-		select {
-		case <-time.After(trimDelay):
-		case <-ctx.Done():
-			return
-		}
-		n, err := memtrim.Trim()
-		d.log.Debug("start-up memory given back", "executable_bytes", n, "error", err)
-	})
+	if d.trim {
+		wg.Go(func() {
+			select {
+			case <-time.After(trimDelay):
+			case <-ctx.Done():
+				return
+			}
+			if n, err := memtrim.Trim(); err != nil {
+				d.log.Debug("start-up memory given back in part", "executable_bytes", n, "error", err)
+			} else {
+				d.log.Debug("start-up memory given back", "executable_bytes", n)
+			}
+		})
+	}
 	dispDone := make(chan struct{})
 	go func() {
 		defer close(dispDone)

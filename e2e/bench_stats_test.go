@@ -50,6 +50,9 @@ func cpuTime() time.Duration {
 // under 1 ms per container.
 func BenchmarkCollectorRun(b *testing.B) {
 	for _, n := range []int{20, 100} {
+		if benchSmoke() && n > 20 {
+			continue
+		}
 		b.Run(fmt.Sprintf("containers=%d", n), func(b *testing.B) {
 			e := newEnv(b, "")
 			project := randomName("forge-bench-stats-")

@@ -15,8 +15,8 @@ import (
 
 // containerEvent is one start or die of a project's container.
 type containerEvent struct {
-	action, id, service string
-	at                  time.Time
+	action, id, service, image string
+	at                         time.Time
 }
 
 // eventLog records the start and die events of a project's containers.
@@ -58,7 +58,7 @@ func watchEvents(tb testing.TB, project string) *eventLog {
 			select {
 			case m := <-res.Messages:
 				l.mu.Lock()
-				l.events = append(l.events, containerEvent{action: string(m.Action), id: m.Actor.ID,
+				l.events = append(l.events, containerEvent{action: string(m.Action), id: m.Actor.ID, image: m.Actor.Attributes["image"],
 					service: m.Actor.Attributes["com.docker.compose.service"], at: time.Unix(0, m.TimeNano)})
 				l.mu.Unlock()
 			case <-res.Err:
@@ -141,5 +141,47 @@ func TestStartFirstUpdateOrder(t *testing.T) {
 	}
 	if w := strings.Join(pushed.Warnings, "; "); !strings.Contains(w, "service fixed") || !strings.Contains(w, "fixed host port") || strings.Contains(w, "service web") {
 		t.Errorf("deploy warnings = %q, want one saying why fixed was stopped first, none for web", w)
+	}
+}
+
+// TestStartFirstKeepsTheOldContainerWhenTheNewFails: a start-first
+// service whose new image never turns healthy keeps its old container
+// running, untouched, and no second replica is left behind; the deploy
+// fails.
+func TestStartFirstKeepsTheOldContainerWhenTheNewFails(t *testing.T) {
+	st := newPushStack(t, "start-first-fails", true)
+	e, project, ref := st.e, st.project, st.ref
+	e.importImageFiles(ref, "v1", map[string]string{"healthy": "yes\n"})
+	e.push(ref)
+	compose := writeCompose(t, fmt.Sprintf(`services:
+  web:
+    image: %s
+    init: true
+    labels: {forge.enable: "true", forge.rollback: "manual", forge.health-timeout: "6s"}
+    deploy: {update_config: {order: start-first}}
+    healthcheck:
+      test: ["CMD", "/bin/sh", "-c", "test -f /www/healthy"]
+      interval: 1s
+      timeout: 1s
+      retries: 2
+`, ref))
+	var first forge.Deploy
+	e.forgeJSON(&first, "deploy", "-f", compose, "-p", project)
+	if first.Status != forge.StatusSucceeded {
+		t.Fatalf("first deploy = %+v", first)
+	}
+	old := e.container(project, "web")
+
+	e.importImage(ref, "v2") // no /www/healthy: never healthy
+	e.push(ref)
+	failed := e.waitFor(project, func(h []forge.Deploy) bool { return h[0].Reason == forge.ReasonPush })[0]
+	if failed.Status != forge.StatusFailed {
+		t.Fatalf("push deploy of an image that never turns healthy = %+v, want failed", failed)
+	}
+	if now := e.container(project, "web"); now.ID != old.ID || now.State != "running" || now.Version != "v1" {
+		t.Errorf("web after the failed start-first deploy = %+v, want the old container %s still running v1", now, old.ID[:12])
+	}
+	if ids := strings.Fields(e.docker("ps", "-aq", "--filter", "label=com.docker.compose.project="+project)); len(ids) != 1 {
+		t.Errorf("%d containers left after the failed start-first deploy, want the old one alone: %v", len(ids), ids)
 	}
 }

@@ -8,9 +8,11 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"slices"
 	"sort"
@@ -48,9 +50,17 @@ type Engine struct {
 	hostMemMu sync.Mutex
 	masker    *snapshot.Masker
 	// heads asks registries for digests straight (2–4 ms), before the
-	// engine's distribution endpoint (10–35 ms) is asked.
-	heads *registry.Client
+	// engine's distribution endpoint (10–35 ms) is asked; headless holds
+	// the registry hosts it could not reach lately (host -> until when
+	// they are left to the engine).
+	heads    *registry.Client
+	headless sync.Map
 }
+
+// headRetry is how long a registry forge could not reach itself is left
+// to the engine (a proxy or mirror only dockerd knows) before forge tries
+// again.
+const headRetry = 10 * time.Minute
 
 // New returns an Engine on an initialized docker CLI.
 func New(cli command.Cli, log *slog.Logger, opts ...Option) (*Engine, error) {
@@ -70,7 +80,7 @@ func New(cli command.Cli, log *slog.Logger, opts ...Option) (*Engine, error) {
 		return nil, fmt.Errorf("engine: compose service: %w", err)
 	}
 	e := &Engine{cli: cli, compose: svc, log: log}
-	e.heads = &registry.Client{Creds: e.RegistryCredentials, HTTP: &http.Client{Timeout: 5 * time.Second}}
+	e.heads = &registry.Client{Creds: e.RegistryCredentials, HTTP: &http.Client{Timeout: 3 * time.Second}}
 	for _, o := range opts {
 		o(e)
 	}
@@ -224,11 +234,16 @@ func (e *Engine) LoadProject(ctx context.Context, ref forge.ProjectRef) (forge.P
 // reaches through a mirror, its own CA or as an insecure registry; a
 // digest reference), through the engine, which knows its configuration.
 func (e *Engine) Resolve(ctx context.Context, image string) (string, error) {
-	d, err := e.heads.Head(ctx, image)
-	if err == nil {
-		return d, nil
+	if host, ok := e.headable(image); ok {
+		d, err := e.heads.Head(ctx, image)
+		if err == nil {
+			return d, nil
+		}
+		if !errors.Is(err, registry.ErrNotFound) {
+			e.headless.Store(host, time.Now().Add(headRetry))
+		}
+		e.log.Debug("registry HEAD did not answer; asking the engine", "image", image, "error", err.Error())
 	}
-	e.log.Debug("registry HEAD did not answer; asking the engine", "image", image, "error", err.Error())
 	auth, err := command.RetrieveAuthTokenFromImage(e.cli.ConfigFile(), image)
 	if err != nil {
 		return "", fmt.Errorf("resolve %s: registry credentials: %w", image, err)
@@ -238,6 +253,32 @@ func (e *Engine) Resolve(ctx context.Context, image string) (string, error) {
 		return "", fmt.Errorf("resolve %s: %w", image, classify(err))
 	}
 	return res.Descriptor.Digest.String(), nil
+}
+
+// headable reports whether forge asks image's registry itself: not one it
+// could not reach lately, nor a loopback registry of an engine on another
+// host (its localhost is not forge's).
+func (e *Engine) headable(image string) (string, bool) {
+	named, err := reference.ParseNormalizedNamed(image)
+	if err != nil {
+		return "", false
+	}
+	host := reference.Domain(named)
+	if until, ok := e.headless.Load(host); ok && time.Now().Before(until.(time.Time)) {
+		return host, false
+	}
+	h := host
+	if sh, _, err := net.SplitHostPort(host); err == nil {
+		h = sh
+	}
+	loopback := h == "localhost"
+	if ip := net.ParseIP(h); ip != nil && ip.IsLoopback() {
+		loopback = true
+	}
+	if loopback && !strings.HasPrefix(e.cli.DockerEndpoint().Host, "unix://") {
+		return host, false
+	}
+	return host, true
 }
 
 // serviceContainers lists a project's service containers (not one-off
@@ -361,6 +402,8 @@ func (e *Engine) Up(ctx context.Context, req forge.UpRequest) (forge.UpResult, e
 		return res, fmt.Errorf("up %s: %w", ref.Name, err)
 	}
 	var beside []string // services whose new container starts before the old stops
+	olds := map[string]string{}
+	var wait time.Duration
 	for _, svc := range targets {
 		s, ok := p.Services[svc]
 		if !ok {
@@ -379,9 +422,12 @@ func (e *Engine) Up(ctx context.Context, req forge.UpRequest) (forge.UpResult, e
 		}
 		res.ConfigChanged[svc] = configChanged
 		p.Services[svc] = pinned
-		first, warning := startFirst(pinned, containerOf(current, svc))
+		cur := containerOf(current, svc)
+		first, warning := startFirst(pinned, cur)
 		if first {
 			beside = append(beside, svc)
+			olds[svc] = cur.ID
+			wait = max(wait, startFirstWait(pinned))
 		}
 		if warning != "" {
 			res.Warnings = append(res.Warnings, warning)
@@ -402,19 +448,13 @@ func (e *Engine) Up(ctx context.Context, req forge.UpRequest) (forge.UpResult, e
 	// The images the engine lacks are pulled first, as up would pull them,
 	// so a deploy can say how long the pull took apart from the recreate.
 	start := time.Now()
-	missing, err := e.missingImages(ctx, p)
-	if err != nil {
-		return res, fmt.Errorf("up %s: %w", ref.Name, err)
-	}
-	if missing {
-		if err := e.compose.Pull(ctx, p, api.PullOptions{Quiet: true}); err != nil {
-			return res, fmt.Errorf("up %s %s: pull: %w", ref.Name, strings.Join(targets, ","), classify(err))
-		}
+	if err := e.pullMissing(ctx, p); err != nil {
+		return res, fmt.Errorf("up %s %s: pull: %w", ref.Name, strings.Join(targets, ","), classify(err))
 	}
 	res.Pull = time.Since(start)
 	start = time.Now()
 	if len(beside) > 0 {
-		if err := e.startBeside(ctx, p, beside); err != nil {
+		if err := e.startBeside(ctx, p, beside, olds, wait); err != nil {
 			res.Recreate = time.Since(start)
 			return res, fmt.Errorf("up %s: %w", ref.Name, err)
 		}
@@ -435,29 +475,45 @@ func (e *Engine) Up(ctx context.Context, req forge.UpRequest) (forge.UpResult, e
 	})
 	res.Recreate = time.Since(start)
 	if err != nil {
+		if len(beside) > 0 {
+			e.dropBeside(context.WithoutCancel(ctx), p.Name, olds) // back to the old container, not two
+		}
 		return res, fmt.Errorf("up %s %s: %w", ref.Name, strings.Join(targets, ","), classify(err))
 	}
 	return res, nil
 }
 
-// missingImages reports whether a service of p that compose would pull
-// (pull_policy missing, the default) has an image the engine lacks; when
-// none does, the explicit pull is skipped, as compose's own would be.
-func (e *Engine) missingImages(ctx context.Context, p *types.Project) (bool, error) {
-	for _, s := range p.Services {
-		if s.Image == "" || s.PullPolicy == types.PullPolicyNever || s.PullPolicy == types.PullPolicyBuild {
+// pullMissing pulls the images that compose's up would pull first: those
+// of services with the default pull policy (missing) whose image the
+// engine lacks, and no other, so the pull is timed apart from the
+// recreate. Other policies (always, daily, build, never) are left to up.
+func (e *Engine) pullMissing(ctx context.Context, p *types.Project) error {
+	var missing []string
+	for name, s := range p.Services {
+		if s.Image == "" || s.Build != nil || (s.PullPolicy != "" && s.PullPolicy != types.PullPolicyMissing && s.PullPolicy != types.PullPolicyIfNotPresent) {
 			continue
 		}
-		if s.PullPolicy == types.PullPolicyAlways || s.PullPolicy == types.PullPolicyRefresh {
-			return true, nil
-		}
-		if _, err := e.cli.Client().ImageInspect(ctx, s.Image); cerrdefs.IsNotFound(err) {
-			return true, nil
-		} else if err != nil {
-			return false, fmt.Errorf("inspect image %s: %w", s.Image, classify(err))
+		_, err := e.cli.Client().ImageInspect(ctx, s.Image)
+		switch {
+		case cerrdefs.IsNotFound(err):
+			missing = append(missing, name)
+		case err != nil:
+			return fmt.Errorf("inspect image %s: %w", s.Image, err)
 		}
 	}
-	return false, nil
+	if len(missing) == 0 {
+		return nil
+	}
+	slices.Sort(missing)
+	only, err := p.WithSelectedServices(missing, types.IgnoreDependencies)
+	if err != nil {
+		return err
+	}
+	for name, s := range only.Services {
+		s.PullPolicy = types.PullPolicyMissing // compose's pull takes "" as always
+		only.Services[name] = s
+	}
+	return e.compose.Pull(ctx, only, api.PullOptions{Quiet: true, IgnoreBuildable: true})
 }
 
 // pinService returns s as compose is to bring it up with image pin, and

@@ -52,6 +52,13 @@ func TestStartFirst(t *testing.T) {
 		{name: "an anonymous volume", edit: func(*types.ServiceConfig) {}, cur: func(s types.ServiceConfig) *container.Summary {
 			return running(s, container.MountPoint{Type: "volume", Name: strings.Repeat("f", 64), Destination: "/data"})
 		}, warning: "anonymous volume"},
+		{name: "host network", edit: func(s *types.ServiceConfig) { s.NetworkMode = "host" },
+			cur: func(s types.ServiceConfig) *container.Summary { return running(s) }, warning: "network namespace"},
+		{name: "another service's network", edit: func(s *types.ServiceConfig) { s.NetworkMode = "service:db" },
+			cur: func(s types.ServiceConfig) *container.Summary { return running(s) }, warning: "network namespace"},
+		{name: "a fixed IP", edit: func(s *types.ServiceConfig) {
+			s.Networks = map[string]*types.ServiceNetworkConfig{"back": {Ipv4Address: "172.30.0.10"}}
+		}, cur: func(s types.ServiceConfig) *container.Summary { return running(s) }, warning: "fixed IP"},
 		{name: "a named volume", edit: func(*types.ServiceConfig) {}, cur: func(s types.ServiceConfig) *container.Summary {
 			return running(s, container.MountPoint{Type: "volume", Name: "shop_data", Destination: "/data"})
 		}, want: true},

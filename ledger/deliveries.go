@@ -111,7 +111,10 @@ func (l *Ledger) Release(keys []string) error {
 		return nil
 	}
 	<-r.done
-	return r.err
+	if r.err != nil {
+		return fmt.Errorf("release delivery: %w", r.err)
+	}
+	return nil
 }
 
 // writeSoon marks key for writing, makes sure a writer runs, and returns

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"fmt"
 	"sync"
 
 	bolt "go.etcd.io/bbolt"
@@ -59,7 +60,7 @@ func (g *group) drain() {
 }
 
 func (g *group) commit(calls []groupCall) {
-	err := g.db.Update(func(tx *bolt.Tx) error {
+	err := g.update(func(tx *bolt.Tx) error {
 		for _, c := range calls {
 			if err := c.fn(tx); err != nil {
 				return err
@@ -74,6 +75,17 @@ func (g *group) commit(calls []groupCall) {
 		return
 	}
 	for _, c := range calls {
-		c.done <- g.db.Update(c.fn)
+		c.done <- g.update(c.fn)
 	}
+}
+
+// update runs fn in a write transaction; a panic in fn (rolled back by
+// bbolt) comes back as an error, not down the shared writer.
+func (g *group) update(fn func(*bolt.Tx) error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("ledger: a write panicked: %v", r)
+		}
+	}()
+	return g.db.Update(fn)
 }

@@ -12,10 +12,12 @@ import (
 
 // pageOutExecutable asks the kernel (MADV_PAGEOUT, Linux 5.4+) to reclaim
 // the pages of this process's mappings of its own executable: its code and
-// read-only data, clean and backed by the file. Pages another process maps
-// too (a docker forge command running meanwhile) stay. MADV_RANDOM first
-// turns off fault-around for those mappings, so what idle running reads
-// again comes back a page at a time.
+// read-only data, clean and backed by the file. Pages no other process maps
+// leave the page cache too: the next use reads them from disk again (the
+// first deploy after start pays for that once). Pages another process maps
+// (a docker forge command running meanwhile) stay. MADV_RANDOM first turns
+// off fault-around and readahead for those mappings, so what idle running
+// reads again comes back a page at a time.
 func pageOutExecutable() (int64, error) {
 	exe, err := os.Executable()
 	if err != nil {
@@ -30,9 +32,9 @@ func pageOutExecutable() (int64, error) {
 	var last error
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		// address perms offset dev inode path
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 6 || fields[5] != exe || strings.Contains(fields[1], "w") {
+		// address perms offset dev inode path (which may hold spaces)
+		fields := strings.SplitN(sc.Text(), " ", 6)
+		if len(fields) < 6 || strings.TrimLeft(fields[5], " ") != exe || strings.Contains(fields[1], "w") {
 			continue
 		}
 		lo, hi, ok := strings.Cut(fields[0], "-")
