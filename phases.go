@@ -16,7 +16,8 @@ type Phases struct {
 	Resolve time.Duration
 	// Pull is the engine pulling the images that it lacked.
 	Pull time.Duration
-	// Recreate is compose stopping, creating and starting containers.
+	// Recreate is the rest of bringing the services up: compose stopping,
+	// creating and starting containers (and the engine's preparation).
 	Recreate time.Duration
 	// Verify is reading back what the containers run now.
 	Verify time.Duration

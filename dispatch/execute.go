@@ -53,7 +53,7 @@ func (d *Dispatcher) execute(ctx context.Context, j *job) error {
 	reason, err := d.converge(ctx, j)
 	if errors.Is(err, forge.ErrEngineUnavailable) && dep.Reason == forge.ReasonPush && ctx.Err() == nil {
 		// A push waits for the engine: it stays queued and is retried.
-		dep.Status, dep.Started = forge.StatusQueued, time.Time{}
+		dep.Status, dep.Started, dep.Phases = forge.StatusQueued, time.Time{}, forge.Phases{}
 		dep.Services = servicesOf(j.services) // every target, not the ones converge got to
 		if j.git != nil {
 			dep.Commit = j.git.commit

@@ -379,6 +379,9 @@ func shortID(id string) string {
 // can say why compose recreated them, and, with a masker, each target's
 // snapshot as brought up.
 func (e *Engine) Up(ctx context.Context, req forge.UpRequest) (forge.UpResult, error) {
+	// Up's own preparation (loading, listing, pinning) counts in the
+	// recreate, so pull + recreate is the whole of Up.
+	began := time.Now()
 	ref := req.Ref
 	res := forge.UpResult{ConfigChanged: map[string]bool{}}
 	targets := make([]string, 0, len(req.Pins))
@@ -452,10 +455,9 @@ func (e *Engine) Up(ctx context.Context, req forge.UpRequest) (forge.UpResult, e
 		return res, fmt.Errorf("up %s %s: pull: %w", ref.Name, strings.Join(targets, ","), classify(err))
 	}
 	res.Pull = time.Since(start)
-	start = time.Now()
 	if len(beside) > 0 {
 		if err := e.startBeside(ctx, p, beside, olds, wait); err != nil {
-			res.Recreate = time.Since(start)
+			res.Recreate = time.Since(began) - res.Pull
 			return res, fmt.Errorf("up %s: %w", ref.Name, err)
 		}
 	}
@@ -473,7 +475,7 @@ func (e *Engine) Up(ctx context.Context, req forge.UpRequest) (forge.UpResult, e
 		},
 		Start: api.StartOptions{Project: p, Services: targets},
 	})
-	res.Recreate = time.Since(start)
+	res.Recreate = time.Since(began) - res.Pull
 	if err != nil {
 		if len(beside) > 0 {
 			e.dropBeside(context.WithoutCancel(ctx), p.Name, olds) // back to the old container, not two
