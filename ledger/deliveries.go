@@ -20,27 +20,14 @@ var bucketDeliveries = []byte("deliveries")
 const sweepEvery = time.Minute
 
 // claims is the in-memory face of the deliveries bucket. Claim decides in
-// memory, then waits until its key is on disk, so a delivery answered 202
-// is refused after a crash too. The claims that arrive while one commit is
-// being synced share the next: a burst costs a few disk syncs, not one
-// each, and a lone claim waits for no timer.
+// memory, then writes its keys through the ledger's group commit and waits
+// for it, so a delivery answered 202 is refused after a crash too; claims
+// (and queued deploys) that arrive together share one disk sync.
 type claims struct {
-	mu      sync.Mutex
-	loaded  bool
-	seen    map[string]time.Time
-	swept   time.Time // when the last sweep was asked for
-	window  time.Duration
-	pending map[string]bool // keys whose state is not on disk yet
-	round   *claimRound     // the commit that will write pending
-	sweepAt time.Time       // when set, the next write sweeps keys expired at that time
-	writes  sync.WaitGroup
-}
-
-// claimRound is one commit of pending keys; done is closed once it is
-// synced, or failed with err.
-type claimRound struct {
-	done chan struct{}
-	err  error
+	mu     sync.Mutex
+	loaded bool
+	seen   map[string]time.Time
+	swept  time.Time // when expired keys were last swept
 }
 
 // Claim records the keys naming one webhook delivery, all or none, and
@@ -60,14 +47,12 @@ func (l *Ledger) Claim(keys []string, now time.Time, window time.Duration) (bool
 			return false, nil
 		}
 	}
-	var r *claimRound
 	for _, key := range keys {
 		c.seen[key] = now
-		r = l.writeSoon(key)
 	}
-	c.window = window
+	var sweepAt time.Time
 	if now.Sub(c.swept) >= min(sweepEvery, window) {
-		c.swept, c.sweepAt = now, now
+		c.swept, sweepAt = now, now
 		for k, at := range c.seen {
 			if now.Sub(at) >= window {
 				delete(c.seen, k)
@@ -75,11 +60,7 @@ func (l *Ledger) Claim(keys []string, now time.Time, window time.Duration) (bool
 		}
 	}
 	c.mu.Unlock()
-	if r == nil {
-		return true, nil
-	}
-	<-r.done
-	if r.err != nil {
+	if err := l.writeClaims(keys, sweepAt, window); err != nil {
 		c.mu.Lock()
 		for _, key := range keys {
 			if c.seen[key].Equal(now) {
@@ -87,7 +68,7 @@ func (l *Ledger) Claim(keys []string, now time.Time, window time.Duration) (bool
 			}
 		}
 		c.mu.Unlock()
-		return false, fmt.Errorf("claim delivery: %w", r.err)
+		return false, fmt.Errorf("claim delivery: %w", err)
 	}
 	return true, nil
 }
@@ -101,60 +82,50 @@ func (l *Ledger) Release(keys []string) error {
 		c.mu.Unlock()
 		return err
 	}
-	var r *claimRound
 	for _, key := range keys {
 		delete(c.seen, key)
-		r = l.writeSoon(key)
 	}
 	c.mu.Unlock()
-	if r == nil {
-		return nil
-	}
-	<-r.done
-	if r.err != nil {
-		return fmt.Errorf("release delivery: %w", r.err)
+	if err := l.writeClaims(keys, time.Time{}, 0); err != nil {
+		return fmt.Errorf("release delivery: %w", err)
 	}
 	return nil
 }
 
-// writeSoon marks key for writing, makes sure a writer runs, and returns
-// the commit that will write it. c.mu is held.
-func (l *Ledger) writeSoon(key string) *claimRound {
+// writeClaims writes the keys' states as memory holds them when the commit
+// runs (a claim and a release racing end as memory says): a time is put,
+// a forgotten key deleted. With sweepAt, keys expired then are swept too.
+func (l *Ledger) writeClaims(keys []string, sweepAt time.Time, window time.Duration) error {
 	c := &l.claims
-	if c.pending == nil {
-		c.pending = map[string]bool{}
-	}
-	c.pending[key] = true
-	if c.round == nil {
-		c.round = &claimRound{done: make(chan struct{})}
-		c.writes.Go(l.flushClaims)
-	}
-	return c.round
-}
-
-// flushClaims writes pending keys in one transaction at a time until none
-// is left; each commit ends the wait of the claims it wrote.
-func (l *Ledger) flushClaims() {
-	c := &l.claims
-	for {
+	return l.group.do(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(bucketDeliveries)
+		if err != nil {
+			return err
+		}
 		c.mu.Lock()
-		if len(c.pending) == 0 {
-			c.round = nil
-			c.mu.Unlock()
-			return
+		state := make(map[string]time.Time, len(keys))
+		for _, k := range keys {
+			state[k] = c.seen[k]
 		}
-		state := make(map[string]time.Time, len(c.pending))
-		for k := range c.pending {
-			state[k] = c.seen[k] // zero: released, delete it
-		}
-		r := c.round
-		c.pending, c.round = nil, &claimRound{done: make(chan struct{})}
-		sweepAt, window := c.sweepAt, c.window
-		c.sweepAt = time.Time{}
 		c.mu.Unlock()
-		r.err = l.persistClaims(state, sweepAt, window)
-		close(r.done)
-	}
+		for k, at := range state {
+			if at.IsZero() {
+				if err := b.Delete([]byte(k)); err != nil {
+					return err
+				}
+				continue
+			}
+			v := make([]byte, 8)
+			binary.BigEndian.PutUint64(v, uint64(at.UnixNano()))
+			if err := b.Put([]byte(k), v); err != nil {
+				return err
+			}
+		}
+		if !sweepAt.IsZero() {
+			return sweepBucket(b, sweepAt, window)
+		}
+		return nil
+	})
 }
 
 // loadClaims reads the bucket into memory once. c.mu is held.
@@ -181,33 +152,6 @@ func (l *Ledger) loadClaims() error {
 	}
 	c.loaded = true
 	return nil
-}
-
-// persistClaims writes the keys' states: a time is put, a zero time deleted.
-func (l *Ledger) persistClaims(state map[string]time.Time, sweepAt time.Time, window time.Duration) error {
-	return l.db.Update(func(tx *bolt.Tx) error {
-		b, err := tx.CreateBucketIfNotExists(bucketDeliveries)
-		if err != nil {
-			return err
-		}
-		for k, at := range state {
-			if at.IsZero() {
-				if err := b.Delete([]byte(k)); err != nil {
-					return err
-				}
-				continue
-			}
-			v := make([]byte, 8)
-			binary.BigEndian.PutUint64(v, uint64(at.UnixNano()))
-			if err := b.Put([]byte(k), v); err != nil {
-				return err
-			}
-		}
-		if !sweepAt.IsZero() {
-			return sweepBucket(b, sweepAt, window)
-		}
-		return nil
-	})
 }
 
 func sweepBucket(b *bolt.Bucket, now time.Time, window time.Duration) error {

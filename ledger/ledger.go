@@ -99,10 +99,8 @@ func Open(path string, opts Options) (*Ledger, error) {
 	return &Ledger{db: db, keep: opts.Keep, group: &group{db: db}}, nil
 }
 
-// Close waits for the delivery claims still being written, then releases
-// the file.
+// Close releases the file.
 func (l *Ledger) Close() error {
-	l.claims.writes.Wait()
 	return l.db.Close()
 }
 
