@@ -11,7 +11,6 @@ import (
 	"crypto/subtle"
 	"errors"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 
@@ -219,9 +218,5 @@ func clientIP(r *http.Request) string {
 	if a := expose.PeerOf(r).Addr; a.IsValid() {
 		return a.String()
 	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
+	return r.RemoteAddr // no IP: a unix socket's peer
 }

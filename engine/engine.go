@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"slices"
 	"sort"
@@ -267,15 +266,7 @@ func (e *Engine) headable(image string) (string, bool) {
 	if until, ok := e.headless.Load(host); ok && time.Now().Before(until.(time.Time)) {
 		return host, false
 	}
-	h := host
-	if sh, _, err := net.SplitHostPort(host); err == nil {
-		h = sh
-	}
-	loopback := h == "localhost"
-	if ip := net.ParseIP(h); ip != nil && ip.IsLoopback() {
-		loopback = true
-	}
-	if loopback && !strings.HasPrefix(e.cli.DockerEndpoint().Host, "unix://") {
+	if registry.IsLoopback(host) && !strings.HasPrefix(e.cli.DockerEndpoint().Host, "unix://") {
 		return host, false
 	}
 	return host, true

@@ -215,15 +215,22 @@ func apiHost(host string) string {
 // scheme is plain HTTP for loopback registries, as the Docker engine allows
 // by default, HTTPS for everything else.
 func scheme(host string) string {
+	if IsLoopback(host) {
+		return "http"
+	}
+	return "https"
+}
+
+// IsLoopback reports whether a registry host (name or address, with or
+// without a port) is this machine's.
+func IsLoopback(host string) bool {
 	h := host
 	if sh, _, err := net.SplitHostPort(host); err == nil {
 		h = sh
 	}
 	if h == "localhost" {
-		return "http"
+		return true
 	}
-	if ip := net.ParseIP(h); ip != nil && ip.IsLoopback() {
-		return "http"
-	}
-	return "https"
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
 }

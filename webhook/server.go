@@ -258,11 +258,11 @@ func (s *Server) hook(w http.ResponseWriter, r *http.Request) (err error) {
 	// Before the body is read: a source outside the allowlist costs one
 	// answer, never the upload of its body.
 	// The daemon's unix socket is local: its permissions are the auth.
-	if nets, limited := s.cfg.AllowFrom[name]; limited && !expose.PeerOf(r).Local {
-		if from := expose.PeerOf(r).Addr; !expose.Contains(nets, from) {
-			s.log.Warn("webhook refused: source outside allow_from", "provider", name, "remote", from.String())
+	if nets, limited := s.cfg.AllowFrom[name]; limited {
+		if from := expose.PeerOf(r); !from.Local && !expose.Contains(nets, from.Addr) {
+			s.log.Warn("webhook refused: source outside allow_from", "provider", name, "remote", from.Addr.String())
 			w.Header().Set("Connection", "close")
-			return Errorf(http.StatusForbidden, "%s webhooks are not taken from %s (allow_from)", name, from)
+			return Errorf(http.StatusForbidden, "%s webhooks are not taken from %s (allow_from)", name, from.Addr)
 		}
 	}
 	select {
