@@ -47,25 +47,9 @@ func startPebble(t *testing.T, tlsPort, httpPort int) *pebbleCA {
 	if err := os.WriteFile(filepath.Join(dir, "pebble.json"), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	run := func(name string, env []string, args ...string) {
-		cmd := exec.Command(name, args...)
-		cmd.Env = append(os.Environ(), env...)
-		var out strings.Builder
-		cmd.Stdout, cmd.Stderr = &syncWriter{w: &out}, &syncWriter{w: &out}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-			if t.Failed() {
-				t.Logf("%s:\n%s", name, out.String())
-			}
-		})
-	}
-	run("pebble-challtestsrv", nil, "-dns01", dnsAddr, "-http01", "", "-https01", "", "-tlsalpn01", "",
+	startProcess(t, "pebble-challtestsrv", nil, "-dns01", dnsAddr, "-http01", "", "-https01", "", "-tlsalpn01", "",
 		"-management", fmt.Sprintf("127.0.0.1:%d", freePort(t)), "-defaultIPv4", "127.0.0.1", "-defaultIPv6", "")
-	run("pebble", []string{"PEBBLE_VA_NOSLEEP=1", "PEBBLE_WFE_NONCEREJECT=0"}, "-config", filepath.Join(dir, "pebble.json"), "-dnsserver", dnsAddr)
+	startProcess(t, "pebble", []string{"PEBBLE_VA_NOSLEEP=1", "PEBBLE_WFE_NONCEREJECT=0"}, "-config", filepath.Join(dir, "pebble.json"), "-dnsserver", dnsAddr)
 	p.dir = "https://" + listen + "/dir"
 	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool()}}}
 	deadline := time.Now().Add(15 * time.Second)
@@ -84,19 +68,6 @@ func startPebble(t *testing.T, tlsPort, httpPort int) *pebbleCA {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-}
-
-// syncWriter lets two processes' outputs share one builder.
-type syncWriter struct {
-	w io.Writer
-}
-
-var outputMu = make(chan struct{}, 1)
-
-func (s *syncWriter) Write(b []byte) (int, error) {
-	outputMu <- struct{}{}
-	defer func() { <-outputMu }()
-	return s.w.Write(b)
 }
 
 // TestACMECertificateFromPebble: serve --acme-domain obtains a certificate

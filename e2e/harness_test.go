@@ -305,20 +305,7 @@ notifications:
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("docker-registry", "serve", path)
-	cmd.Env = append(os.Environ(), env...)
-	var logb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logb, &logb
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("registry log:\n%s", logb.String())
-		}
-	})
+	startProcess(t, "docker-registry", env, "serve", path)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		resp, err := http.Get("http://" + addr + "/v2/")
@@ -331,6 +318,27 @@ notifications:
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// startProcess runs a helper program (a registry, an ACME server) until
+// the test ends, with env added to the test's environment, and shows its
+// output when the test failed.
+func startProcess(t testing.TB, name string, env []string, args ...string) {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var out bytes.Buffer // the same writer for both: exec writes it from one goroutine at a time
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("%s output:\n%s", name, out.String())
+		}
+	})
 }
 
 // importImage builds a tiny image whose /www/version holds version: a static
