@@ -14,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+
 	"github.com/docker-forge/docker-forge"
 	"github.com/docker-forge/docker-forge/certs/certstest"
 )
@@ -247,6 +250,46 @@ func TestExposeWithCertificateFiles(t *testing.T) {
 		e.forgeJSON(&info, "cert")
 		if info.Source != "files" || info.Serial != want {
 			t.Errorf("docker forge cert = %+v, want the new certificate from files", info)
+		}
+	})
+	t.Run("dashboard over HTTPS", func(t *testing.T) {
+		// The test CA is not the system's: Chromium is told to accept it.
+		b := newBrowser(t, chromedp.Flag("ignore-certificate-errors", true))
+		for _, role := range []string{"viewer", "admin"} {
+			var tok struct {
+				Token string `json:"token"`
+			}
+			e.forgeJSON(&tok, "token", "create", "--name", "https-"+role, "--role", role)
+			p := b.person()
+			b.signIn(p, base, tok.Token, "https-"+role+"-projects-en")
+			cookies, err := chromedp.Call(p, network.GetCookies, network.GetCookiesParams{URLs: []string{base + "/"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			session := false
+			for _, c := range cookies.Cookies {
+				if c.Name == "forge_session" {
+					session = true
+					if !c.Secure || !c.HTTPOnly {
+						t.Errorf("%s's session cookie over HTTPS: Secure %v, HttpOnly %v; want both", role, c.Secure, c.HTTPOnly)
+					}
+				}
+			}
+			if !session {
+				t.Errorf("%s signed in over HTTPS with no session cookie", role)
+			}
+			b.do(p, role+" opens the project", chromedp.Navigate(base+"/projects/"+project), chromedp.WaitVisible(chromedp.CSS("#history table")))
+			b.shot(p, "https-"+role+"-project-en")
+			if n := b.count(p, "[data-rollback]"); (n == 0) != (role == "viewer") {
+				t.Errorf("%s sees %d rollback buttons over HTTPS", role, n)
+			}
+			b.do(p, role+" switches to Russian", chromedp.Click(chromedp.CSS(`a[hreflang=ru]`)), chromedp.WaitVisible(chromedp.CSS(`html[lang=ru] #history table`)))
+			b.shot(p, "https-"+role+"-project-ru")
+			b.do(p, role+" opens the projects in Russian", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS(`html[lang=ru] table.projects`)))
+			b.shot(p, "https-"+role+"-projects-ru")
+			if got := b.text(p, "table.projects"); !strings.Contains(got, project) {
+				t.Errorf("%s's projects page over HTTPS lacks %s:\n%s", role, project, got)
+			}
 		}
 	})
 	if log := d.Log(); strings.Contains(log, "plain HTTP on an address") || strings.Contains(log, secret) || strings.Contains(log, apiToken) {
