@@ -257,10 +257,28 @@
         }
         var opts = {
           width: Math.max(el.clientWidth, 300), height: 200, series: series,
-          scales: { x: { time: true, range: function () { var now = Date.now() / 1000; return [now - span, now]; } } },
+          scales: {
+            x: { time: true, range: function () { var now = Date.now() / 1000; return [now - span, now]; } },
+            // A flat series (an idle service: 0 % all along) gets an axis
+            // from 0 with readable steps, not one squeezed around its value
+            // whose every tick reads "0"; no data at all gets 0 to 1.
+            y: { range: function (u, min, max) {
+              if (min == null || max == null) { return [0, 1]; }
+              if (max - min < 1e-9) { return [0, Math.max(1, max * 2)]; }
+              return uPlot.rangeNum(min, max, 0.1, true);
+            } }
+          },
           axes: [
             { values: function (u, splits) { return splits.map(function (t) { return timeFmt.format(new Date(t * 1000)); }); } },
-            { label: m.unit, size: 60, values: function (u, splits) { return splits.map(function (v) { return num.format(v); }); } }
+            { label: m.unit, size: 60, values: function (u, splits) {
+              // As many decimals as the step between ticks needs: 0.25, not
+              // a second "0.3"; 1.95, not a second "2".
+              var step = splits.length > 1 ? Math.abs(splits[1] - splits[0]) : 1;
+              var digits = 0;
+              while (digits < 3 && step > 0 && Math.abs(step * Math.pow(10, digits) - Math.round(step * Math.pow(10, digits))) > 1e-6) { digits++; }
+              var f = new Intl.NumberFormat(lang, { minimumFractionDigits: digits, maximumFractionDigits: digits });
+              return splits.map(function (v) { return f.format(v); });
+            } }
           ],
           legend: { show: true }
         };
