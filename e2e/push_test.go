@@ -65,10 +65,15 @@ func TestRegistryPushRedeploysOnlyTheMatchedService(t *testing.T) {
 	if s, _ := pushed.Service("web"); s.Previous != d1 || !s.Changed {
 		t.Fatalf("push deploy of web = %+v, want previous %s and recreated", s, d1)
 	}
-	// Where the deploy's time went: the new image pulled by digest, the
-	// container recreated, each recorded apart.
-	if ph := pushed.Phases; ph.Resolve <= 0 || ph.Pull <= 0 || ph.Recreate <= 0 || ph.Verify <= 0 || ph.Health <= 0 {
-		t.Errorf("push deploy phases = %+v, want resolve, pull, recreate, verify and health each timed", ph)
+	// Where the deploy's time went, each phase recorded apart: the image
+	// was pushed from this engine, so the pull is a check and the recreate
+	// takes longer; the phases add up to no more than the deploy took.
+	ph := pushed.Phases
+	if ph.Resolve <= 0 || ph.Pull <= 0 || ph.Recreate <= ph.Pull || ph.Verify <= 0 || ph.Health <= 0 {
+		t.Errorf("push deploy phases = %+v, want resolve, pull, recreate (the longest of the engine's two), verify and health each timed", ph)
+	}
+	if sum, took := ph.Resolve+ph.Pull+ph.Recreate+ph.Verify+ph.Health, pushed.Finished.Sub(pushed.Started); sum > took {
+		t.Errorf("the phases add up to %s, more than the deploy's %s", sum, took)
 	}
 	if verbose := e.docker("forge", "history", "-v", project); !strings.Contains(verbose, "recreate ") || !strings.Contains(verbose, "pull ") {
 		t.Errorf("history -v does not say where the deploy's time went:\n%s", verbose)
