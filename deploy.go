@@ -120,8 +120,11 @@ func (s ServiceDeploy) Target() string {
 // Deploy is one run of the dispatcher against one compose project, as the
 // ledger records it.
 type Deploy struct {
-	ID       uint64          `json:"id"`
-	Project  string          `json:"project"`
+	ID      uint64 `json:"id"`
+	Project string `json:"project"`
+	// Engine names the Docker engine (the docker context) the project runs
+	// on: projects are keyed by engine and name.
+	Engine   string          `json:"engine,omitempty"`
 	Reason   Reason          `json:"reason"`
 	Trigger  Trigger         `json:"trigger"`
 	Services []ServiceDeploy `json:"services"`
@@ -177,6 +180,7 @@ func (d Deploy) Service(name string) (ServiceDeploy, bool) {
 type QueuedDeploy struct {
 	ID       uint64   `json:"id"`
 	Project  string   `json:"project"`
+	Engine   string   `json:"engine,omitempty"`
 	Services []string `json:"services"`
 	// Commit is the git commit a git-sourced project is to be deployed at.
 	Commit string `json:"commit,omitempty"`

@@ -64,7 +64,15 @@ const (
 	ComposeConfigFilesLabel = "com.docker.compose.project.config_files"
 	ComposeEnvFileLabel     = "com.docker.compose.project.environment_file"
 	ComposeOneoffLabel      = "com.docker.compose.oneoff"
+	// StackNamespaceLabel is what docker stack deploy puts on every swarm
+	// service, network, secret and config of a stack: its name.
+	StackNamespaceLabel = "com.docker.stack.namespace"
 )
+
+// ErrRolledBack marks an update that the orchestrator (a swarm service's
+// update_config failure_action) rolled back itself: the deploy failed, and
+// what runs is what ran before.
+var ErrRolledBack = errors.New("the swarm rolled the update back")
 
 // ProjectRef says where a compose project's model lives: enough to load it
 // again the way compose did.
@@ -74,6 +82,10 @@ type ProjectRef struct {
 	ConfigFiles []string `json:"config_files,omitempty"`
 	EnvFiles    []string `json:"env_files,omitempty"`
 	Profiles    []string `json:"profiles,omitempty"`
+	// Stack marks a swarm stack (services labelled
+	// com.docker.stack.namespace) rather than a compose project; its
+	// ConfigFiles, when set, are the stack file it was deployed from.
+	Stack bool `json:"stack,omitempty"`
 }
 
 // Project is a loaded compose project, reduced to what forge decides on.

@@ -105,6 +105,8 @@ func (s StatSeries) Latest() (StatPoint, bool) {
 // TopEntry is one container in `docker forge top`: its latest sample, named
 // project/service.
 type TopEntry struct {
+	// Engine is the engine (docker context) the container runs on.
+	Engine      string    `json:"engine,omitempty"`
 	Name        string    `json:"name"`
 	Container   string    `json:"container"`
 	ID          string    `json:"id"`

@@ -35,7 +35,7 @@ type claims struct {
 // window ago. A fresh claim is on disk when Claim returns; one that could
 // not be written is forgotten and its error returned.
 func (l *Ledger) Claim(keys []string, now time.Time, window time.Duration) (bool, error) {
-	c := &l.claims
+	c := l.claims
 	c.mu.Lock()
 	if err := l.loadClaims(); err != nil {
 		c.mu.Unlock()
@@ -76,7 +76,7 @@ func (l *Ledger) Claim(keys []string, now time.Time, window time.Duration) (bool
 // Release forgets the keys of a claimed delivery, so a retry of a delivery
 // that could not be queued is not refused as a duplicate.
 func (l *Ledger) Release(keys []string) error {
-	c := &l.claims
+	c := l.claims
 	c.mu.Lock()
 	if err := l.loadClaims(); err != nil {
 		c.mu.Unlock()
@@ -96,7 +96,7 @@ func (l *Ledger) Release(keys []string) error {
 // runs (a claim and a release racing end as memory says): a time is put,
 // a forgotten key deleted. With sweepAt, keys expired then are swept too.
 func (l *Ledger) writeClaims(keys []string, sweepAt time.Time, window time.Duration) error {
-	c := &l.claims
+	c := l.claims
 	return l.group.do(func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucketDeliveries)
 		if err != nil {
@@ -130,7 +130,7 @@ func (l *Ledger) writeClaims(keys []string, sweepAt time.Time, window time.Durat
 
 // loadClaims reads the bucket into memory once. c.mu is held.
 func (l *Ledger) loadClaims() error {
-	c := &l.claims
+	c := l.claims
 	if c.loaded {
 		return nil
 	}

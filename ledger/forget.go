@@ -25,11 +25,12 @@ type Forgotten struct {
 // its stats series in every tier and its containers' latest samples, the
 // webhook deliveries its deploys came from, and the project itself.
 func (l *Ledger) Forget(project string) (Forgotten, error) {
+	key := l.key(project)
 	var out Forgotten
 	var deliveries []string
 	err := l.db.Update(func(tx *bolt.Tx) error {
 		out, deliveries = Forgotten{}, nil
-		if b := tx.Bucket(bucketDeploys).Bucket([]byte(project)); b != nil {
+		if b := tx.Bucket(bucketDeploys).Bucket(key); b != nil {
 			err := b.ForEach(func(k, v []byte) error {
 				var d forge.Deploy
 				if err := decode(v, &d); err != nil {
@@ -49,22 +50,22 @@ func (l *Ledger) Forget(project string) (Forgotten, error) {
 			if err != nil {
 				return err
 			}
-			if err := tx.Bucket(bucketDeploys).DeleteBucket([]byte(project)); err != nil {
+			if err := tx.Bucket(bucketDeploys).DeleteBucket(key); err != nil {
 				return err
 			}
 		}
-		if err := tx.Bucket(bucketProjects).Delete([]byte(project)); err != nil {
+		if err := tx.Bucket(bucketProjects).Delete(key); err != nil {
 			return err
 		}
 		if root := tx.Bucket(bucketStats); root != nil {
 			err := root.ForEachBucket(func(tier []byte) error {
 				tb := root.Bucket(tier)
-				pb := tb.Bucket([]byte(project))
+				pb := tb.Bucket(key)
 				if pb == nil {
 					return nil
 				}
 				_ = pb.ForEachBucket(func([]byte) error { out.Series++; return nil })
-				return tb.DeleteBucket([]byte(project))
+				return tb.DeleteBucket(key)
 			})
 			if err != nil {
 				return err
@@ -74,7 +75,7 @@ func (l *Ledger) Forget(project string) (Forgotten, error) {
 			var stale [][]byte
 			err := b.ForEach(func(k, v []byte) error {
 				var e forge.TopEntry
-				if json.Unmarshal(v, &e) == nil && strings.HasPrefix(e.Name, project+"/") {
+				if json.Unmarshal(v, &e) == nil && e.Engine == l.scope && strings.HasPrefix(e.Name, project+"/") {
 					stale = append(stale, bytes.Clone(k))
 				}
 				return nil

@@ -8,6 +8,7 @@
 package ledger
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -47,13 +48,20 @@ type Options struct {
 	Timeout time.Duration
 	// Keep is the newest deploys kept per project; older ones are pruned.
 	Keep int
+	// Engine names the engine (docker context) the returned view is
+	// scoped to, and the one a ledger written before projects were keyed
+	// by engine is moved to; "" means DefaultEngine.
+	Engine string
 }
 
 // Ledger is the bbolt-backed deploy store. It is safe for concurrent use.
 type Ledger struct {
 	db     *bolt.DB
 	keep   int
-	claims claims
+	claims *claims
+	// scope is the engine whose projects this view reads and writes (see
+	// Engine): projects are keyed by engine and name.
+	scope string
 	// group commits the writes of webhooks arriving together in one
 	// transaction (see group).
 	group *group
@@ -74,6 +82,9 @@ func Open(path string, opts Options) (*Ledger, error) {
 	if opts.Keep <= 0 {
 		opts.Keep = DefaultKeep
 	}
+	if opts.Engine == "" {
+		opts.Engine = DefaultEngine
+	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("open ledger %s: %w", path, err)
 	}
@@ -90,13 +101,13 @@ func Open(path string, opts Options) (*Ledger, error) {
 				return err
 			}
 		}
-		return nil
+		return migrate(tx, opts.Engine)
 	})
 	if err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("open ledger %s: create buckets: %w", path, err)
 	}
-	return &Ledger{db: db, keep: opts.Keep, group: &group{db: db}}, nil
+	return &Ledger{db: db, keep: opts.Keep, group: &group{db: db}, claims: &claims{}, scope: opts.Engine}, nil
 }
 
 // Close releases the file.
@@ -114,6 +125,7 @@ func itob(id uint64) []byte {
 // (one that failed before it could start) prunes its project's history as
 // any final record does.
 func (l *Ledger) Create(d *forge.Deploy) error {
+	l.own(d)
 	return l.create(l.db.Update, d, 0)
 }
 
@@ -123,6 +135,8 @@ func (l *Ledger) Create(d *forge.Deploy) error {
 // an interrupted or failed deploy and the deploy that takes over from it
 // cannot lose the second.
 func (l *Ledger) Chain(done *forge.Deploy, next *forge.Deploy, link func(done, next *forge.Deploy), snapshots map[string][]byte, notifications func(done forge.Deploy) []OutboxEntry) error {
+	l.own(done)
+	l.own(next)
 	err := l.db.Update(func(tx *bolt.Tx) error {
 		if err := putSnapshots(tx, snapshots); err != nil {
 			return err
@@ -157,6 +171,7 @@ func (l *Ledger) Chain(done *forge.Deploy, next *forge.Deploy, link func(done, n
 // CreateQueued records a new queued deploy like Create, in a transaction
 // shared with concurrent callers (one disk sync for a burst of pushes).
 func (l *Ledger) CreateQueued(d *forge.Deploy, rev uint64) error {
+	l.own(d)
 	return l.create(l.group.do, d, rev)
 }
 
@@ -187,8 +202,9 @@ func (l *Ledger) create(commit func(func(*bolt.Tx) error) error, d *forge.Deploy
 // transaction, unless a later revision is stored already or the deploy has
 // started (the running record holds the joined targets).
 func (l *Ledger) UpdateQueued(d forge.Deploy, rev uint64) error {
+	l.own(&d)
 	err := l.group.do(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketDeploys).Bucket([]byte(d.Project))
+		b := tx.Bucket(bucketDeploys).Bucket(deployKey(d))
 		if b == nil {
 			return fmt.Errorf("deploy %d: %w", d.ID, ErrNotFound)
 		}
@@ -214,8 +230,9 @@ func (l *Ledger) UpdateQueued(d forge.Deploy, rev uint64) error {
 // Update rewrites a recorded deploy. Once it is final, the project's history
 // is pruned to the newest Keep deploys.
 func (l *Ledger) Update(d forge.Deploy) error {
+	l.own(&d)
 	err := l.db.Update(func(tx *bolt.Tx) error {
-		if v := tx.Bucket(bucketIndex).Get(itob(d.ID)); string(v) != d.Project {
+		if v := tx.Bucket(bucketIndex).Get(itob(d.ID)); !bytes.Equal(v, deployKey(d)) {
 			return fmt.Errorf("deploy %d: %w", d.ID, ErrNotFound)
 		}
 		if err := put(tx, d); err != nil {
@@ -232,7 +249,7 @@ func (l *Ledger) Update(d forge.Deploy) error {
 func put(tx *bolt.Tx, d forge.Deploy) error { return putRev(tx, d, 0) }
 
 func putRev(tx *bolt.Tx, d forge.Deploy, rev uint64) error {
-	b, err := tx.Bucket(bucketDeploys).CreateBucketIfNotExists([]byte(d.Project))
+	b, err := tx.Bucket(bucketDeploys).CreateBucketIfNotExists(deployKey(d))
 	if err != nil {
 		return err
 	}
@@ -246,7 +263,7 @@ func putRev(tx *bolt.Tx, d forge.Deploy, rev uint64) error {
 	if err := refSnapshots(tx, d); err != nil {
 		return err
 	}
-	return tx.Bucket(bucketIndex).Put(itob(d.ID), []byte(d.Project))
+	return tx.Bucket(bucketIndex).Put(itob(d.ID), deployKey(d))
 }
 
 // pruneFinal prunes d's project once d is final: every final record keeps
@@ -255,13 +272,13 @@ func pruneFinal(tx *bolt.Tx, d forge.Deploy, keep int) error {
 	if !d.Status.Final() {
 		return nil
 	}
-	return prune(tx, d.Project, keep)
+	return prune(tx, deployKey(d), keep)
 }
 
 // prune deletes the oldest final deploys of project beyond keep. Deploys that
 // are still queued or running are never pruned.
-func prune(tx *bolt.Tx, project string, keep int) error {
-	b := tx.Bucket(bucketDeploys).Bucket([]byte(project))
+func prune(tx *bolt.Tx, project []byte, keep int) error {
+	b := tx.Bucket(bucketDeploys).Bucket(project)
 	if b == nil {
 		return nil
 	}
@@ -309,7 +326,13 @@ func (l *Ledger) Get(id uint64) (forge.Deploy, error) {
 		if v == nil {
 			return ErrNotFound
 		}
-		return decode(v, &d)
+		if err := decode(v, &d); err != nil {
+			return err
+		}
+		if d.Engine != l.scope {
+			return fmt.Errorf("%w on engine %s: it is %s's", ErrNotFound, l.scope, d.Engine)
+		}
+		return nil
 	})
 	if err != nil {
 		return forge.Deploy{}, fmt.Errorf("get deploy %d: %w", id, err)
@@ -322,7 +345,7 @@ func (l *Ledger) Get(id uint64) (forge.Deploy, error) {
 func (l *Ledger) History(project string, limit int) ([]forge.Deploy, error) {
 	var out []forge.Deploy
 	err := l.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketDeploys).Bucket([]byte(project))
+		b := tx.Bucket(bucketDeploys).Bucket(l.key(project))
 		if b == nil {
 			return nil
 		}
@@ -356,7 +379,7 @@ func (l *Ledger) Unfinished() ([]forge.Deploy, error) {
 				if err := decode(v, &d); err != nil {
 					return err
 				}
-				if !d.Status.Final() {
+				if !d.Status.Final() && d.Engine == l.scope {
 					out = append(out, d)
 				}
 				return nil

@@ -81,6 +81,7 @@ func (l *Ledger) CreateFinal(d *forge.Deploy, notifications func(forge.Deploy) [
 	if d.Project == "" {
 		return fmt.Errorf("ledger: deploy without a project")
 	}
+	l.own(d)
 	err := l.db.Update(func(tx *bolt.Tx) error {
 		id, err := tx.Bucket(bucketDeploys).NextSequence()
 		if err != nil {

@@ -26,7 +26,7 @@ type projectRecord struct {
 // same reference again writes nothing, so a deploy pays no extra sync.
 func (l *Ledger) SaveProject(ref forge.ProjectRef, now time.Time) error {
 	return l.updateProject(ref.Name, func(rec *projectRecord) {
-		if !slices.Equal(rec.Ref.ConfigFiles, ref.ConfigFiles) || rec.Ref.WorkingDir != ref.WorkingDir || rec.Ref.Name != ref.Name ||
+		if rec.Ref.Stack != ref.Stack || !slices.Equal(rec.Ref.ConfigFiles, ref.ConfigFiles) || rec.Ref.WorkingDir != ref.WorkingDir || rec.Ref.Name != ref.Name ||
 			!slices.Equal(rec.Ref.EnvFiles, ref.EnvFiles) || !slices.Equal(rec.Ref.Profiles, ref.Profiles) {
 			rec.Ref, rec.Updated = ref, now
 		}
@@ -47,7 +47,7 @@ func (l *Ledger) SetAttention(project, why string) error {
 func (l *Ledger) Attention(project string) (string, error) {
 	var rec projectRecord
 	err := l.db.View(func(tx *bolt.Tx) error {
-		if v := tx.Bucket(bucketProjects).Get([]byte(project)); v != nil {
+		if v := tx.Bucket(bucketProjects).Get(l.key(project)); v != nil {
 			return json.Unmarshal(v, &rec)
 		}
 		return nil
@@ -59,7 +59,7 @@ func (l *Ledger) updateProject(name string, change func(*projectRecord)) error {
 	err := l.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketProjects)
 		var rec projectRecord
-		old := b.Get([]byte(name))
+		old := b.Get(l.key(name))
 		if old != nil {
 			if err := json.Unmarshal(old, &rec); err != nil {
 				return fmt.Errorf("decode project: %w", err)
@@ -74,7 +74,7 @@ func (l *Ledger) updateProject(name string, change func(*projectRecord)) error {
 		if bytes.Equal(v, old) {
 			return nil // unchanged: no write
 		}
-		return b.Put([]byte(name), v)
+		return b.Put(l.key(name), v)
 	})
 	if err != nil {
 		return fmt.Errorf("save project %s: %w", name, err)
@@ -82,11 +82,15 @@ func (l *Ledger) updateProject(name string, change func(*projectRecord)) error {
 	return nil
 }
 
-// Projects returns every project forge has deployed, by name.
+// Projects returns every project forge has deployed on the view's engine,
+// by name.
 func (l *Ledger) Projects() ([]forge.ProjectRef, error) {
 	var out []forge.ProjectRef
 	err := l.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketProjects).ForEach(func(_, v []byte) error {
+		return tx.Bucket(bucketProjects).ForEach(func(k, v []byte) error {
+			if !l.mine(k) {
+				return nil
+			}
 			var rec projectRecord
 			if err := json.Unmarshal(v, &rec); err != nil {
 				return fmt.Errorf("decode project: %w", err)

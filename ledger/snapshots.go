@@ -32,8 +32,9 @@ func SnapshotID(raw []byte) string {
 // crash cannot keep the deploy and lose its notifications), and prunes the
 // project's history as Update does.
 func (l *Ledger) Finish(d forge.Deploy, snapshots map[string][]byte, outbox ...OutboxEntry) error {
+	l.own(&d)
 	err := l.db.Update(func(tx *bolt.Tx) error {
-		if v := tx.Bucket(bucketIndex).Get(itob(d.ID)); string(v) != d.Project {
+		if v := tx.Bucket(bucketIndex).Get(itob(d.ID)); !bytes.Equal(v, deployKey(d)) {
 			return fmt.Errorf("deploy %d: %w", d.ID, ErrNotFound)
 		}
 		if err := putSnapshots(tx, snapshots); err != nil {
@@ -93,7 +94,7 @@ func refSnapshots(tx *bolt.Tx, d forge.Deploy) error {
 				return err
 			}
 		}
-		if err := refs.Put(append([]byte(s.Snapshot), itob(d.ID)...), []byte(d.Project)); err != nil {
+		if err := refs.Put(append([]byte(s.Snapshot), itob(d.ID)...), deployKey(d)); err != nil {
 			return err
 		}
 	}

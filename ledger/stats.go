@@ -54,7 +54,7 @@ func (l *Ledger) WriteStats(w StatsWrite) error {
 				return err
 			}
 			for _, s := range series {
-				pb, err := tb.CreateBucketIfNotExists([]byte(s.Project))
+				pb, err := tb.CreateBucketIfNotExists(l.key(s.Project))
 				if err != nil {
 					return err
 				}
@@ -75,6 +75,11 @@ func (l *Ledger) WriteStats(w StatsWrite) error {
 		for tier, before := range w.Prune {
 			if err := pruneTier(root.Bucket([]byte(tier)), before); err != nil {
 				return err
+			}
+		}
+		for i := range w.Latest {
+			if w.Latest[i].Engine == "" {
+				w.Latest[i].Engine = l.scope
 			}
 		}
 		return writeLatest(tx, w.Latest, w.LatestBefore)
@@ -185,7 +190,7 @@ func (l *Ledger) StatsRange(tier, project string, from, to time.Time, services .
 // no memory of its own.
 func (l *Ledger) ScanStats(tier, project string, from, to time.Time, services []string, fn func(service string, p forge.StatPoint)) error {
 	err := l.db.View(func(tx *bolt.Tx) error {
-		pb := projectBucket(tx, tier, project)
+		pb := projectBucket(tx, tier, l.key(project))
 		if pb == nil {
 			return nil
 		}
@@ -226,7 +231,7 @@ func (l *Ledger) ScanStats(tier, project string, from, to time.Time, services []
 // tier; ok is false when it has none.
 func (l *Ledger) StatsSpan(tier, project string) (first, last time.Time, ok bool, err error) {
 	err = l.db.View(func(tx *bolt.Tx) error {
-		pb := projectBucket(tx, tier, project)
+		pb := projectBucket(tx, tier, l.key(project))
 		if pb == nil {
 			return nil
 		}
@@ -268,7 +273,9 @@ func (l *Ledger) StatsProjects(tier string) ([]string, error) {
 			return nil
 		}
 		return tb.ForEachBucket(func(name []byte) error {
-			out = append(out, string(name))
+			if l.mine(name) {
+				out = append(out, string(name[len(l.scope)+1:]))
+			}
 			return nil
 		})
 	})
@@ -292,7 +299,7 @@ func (l *Ledger) Latest(since time.Time) ([]forge.TopEntry, error) {
 			if err := json.Unmarshal(v, &e); err != nil {
 				return err
 			}
-			if !e.Time.Before(since) {
+			if !e.Time.Before(since) && e.Engine == l.scope {
 				out = append(out, e)
 			}
 			return nil
@@ -345,7 +352,7 @@ func (l *Ledger) StatsMeta(key string, v any) (ok bool, err error) {
 	return ok, nil
 }
 
-func projectBucket(tx *bolt.Tx, tier, project string) *bolt.Bucket {
+func projectBucket(tx *bolt.Tx, tier string, project []byte) *bolt.Bucket {
 	root := tx.Bucket(bucketStats)
 	if root == nil {
 		return nil
@@ -354,7 +361,7 @@ func projectBucket(tx *bolt.Tx, tier, project string) *bolt.Bucket {
 	if tb == nil {
 		return nil
 	}
-	return tb.Bucket([]byte(project))
+	return tb.Bucket(project)
 }
 
 func timeKey(t time.Time) []byte {
