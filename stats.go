@@ -84,6 +84,8 @@ type StatPoint struct {
 // StatSeries is the history of one service, or of a project when Service is
 // empty, at one resolution.
 type StatSeries struct {
+	// Engine is the docker context the project runs on.
+	Engine  string `json:"engine,omitempty"`
 	Project string `json:"project"`
 	Service string `json:"service,omitempty"`
 	// Step is the length of the period each point stands for ("1m0s" in

@@ -57,7 +57,7 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 		}
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, "http://forge"+path, rd)
+	req, err := http.NewRequestWithContext(ctx, method, "http://forge"+withEngine(ctx, path), rd)
 	if err != nil {
 		return err
 	}

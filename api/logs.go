@@ -101,7 +101,7 @@ func (c *Client) Logs(ctx context.Context, project, service string, tail int, fo
 	if follow {
 		v.Set("follow", "1")
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://forge/api/projects/"+url.PathEscape(project)+"/logs?"+v.Encode(), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://forge/api/projects/"+url.PathEscape(project)+"/logs?"+v.Encode()+engineParam(ctx, "&"), nil)
 	if err != nil {
 		return err
 	}

@@ -74,7 +74,7 @@ func Register(r *mux.Router, b Backend, az Authorizer, log *slog.Logger, opts ..
 		o(h)
 	}
 	sub := r.PathPrefix("/api/").Subrouter()
-	sub.Use(func(next http.Handler) http.Handler { return Authenticate(az, next) })
+	sub.Use(func(next http.Handler) http.Handler { return Authenticate(az, next) }, EngineParam)
 	sub.Handle("/projects", webhook.Handler(h.projects)).Methods(http.MethodGet)
 	sub.Handle("/projects/{name}", webhook.Handler(h.project)).Methods(http.MethodGet)
 	sub.Handle("/projects/{name}/history", webhook.Handler(h.history)).Methods(http.MethodGet)

@@ -71,7 +71,11 @@ const (
 // ProjectStatus is a project in `docker forge ls`: every service of it,
 // with what it runs and whether pushes move it.
 type ProjectStatus struct {
-	Name       string          `json:"name"`
+	Name string `json:"name"`
+	// Engine is the docker context the project runs on; Stack marks a
+	// swarm stack.
+	Engine     string          `json:"engine,omitempty"`
+	Stack      bool            `json:"stack,omitempty"`
 	WorkingDir string          `json:"working_dir,omitempty"`
 	Services   []ServiceStatus `json:"services"`
 	LastDeploy *forge.Deploy   `json:"last_deploy,omitempty"`
@@ -116,6 +120,8 @@ type hostReader interface {
 
 // Local answers the CLI in-process, on an open ledger and engine.
 type Local struct {
+	// Name is the engine's (its docker context's).
+	Name       string
 	Dispatcher *dispatch.Dispatcher
 	Ledger     *ledger.Ledger
 	Engine     interface {
@@ -222,7 +228,7 @@ func (l *Local) refs(ctx context.Context) ([]forge.ProjectRef, bool, error) {
 // status is one project's line; ok is false for a compose project forge has
 // nothing to do with (no service follows pushes, never deployed).
 func (l *Local) status(ctx context.Context, ref forge.ProjectRef, engineDown bool) (ProjectStatus, bool) {
-	st := ProjectStatus{Name: ref.Name, WorkingDir: ref.WorkingDir, Services: []ServiceStatus{}}
+	st := ProjectStatus{Name: ref.Name, Engine: l.Name, Stack: ref.Stack, WorkingDir: ref.WorkingDir, Services: []ServiceStatus{}}
 	hist, _ := l.Ledger.History(ref.Name, driftDepth)
 	if len(hist) > 0 {
 		st.LastDeploy = &hist[0]

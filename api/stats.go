@@ -29,11 +29,12 @@ func (l *Local) now() time.Time {
 // history; one it does not know is dispatch.ErrUnknownProject.
 func (l *Local) Stats(ctx context.Context, q StatsQuery) ([]forge.StatSeries, error) {
 	if q.Project == "" {
-		return collector.Projects(l.Ledger, q.Window, l.now())
+		out, err := collector.Projects(l.Ledger, q.Window, l.now())
+		return l.mark(out), err
 	}
 	out, err := collector.Query(l.Ledger, q.Project, q.Service, q.Window, l.now())
 	if err != nil || len(out) > 0 {
-		return out, err
+		return l.mark(out), err
 	}
 	known, err := l.knows(ctx, q.Project)
 	if err != nil {
@@ -43,6 +44,14 @@ func (l *Local) Stats(ctx context.Context, q StatsQuery) ([]forge.StatSeries, er
 		return nil, fmt.Errorf("stats of %s: %w", q.Project, dispatch.ErrUnknownProject)
 	}
 	return out, nil
+}
+
+// mark names the engine in each series.
+func (l *Local) mark(series []forge.StatSeries) []forge.StatSeries {
+	for i := range series {
+		series[i].Engine = l.Name
+	}
+	return series
 }
 
 // knows reports whether project has containers, deploys or stats history

@@ -375,7 +375,7 @@ func (d *Dispatcher) enqueue(ref forge.ProjectRef, trig forge.Trigger, apply fun
 		if err != nil {
 			return forge.QueuedDeploy{}, fmt.Errorf("queue deploy of %s: %w", ref.Name, err)
 		}
-		return forge.QueuedDeploy{ID: snap.ID, Project: ref.Name, Services: services, Commit: snap.Commit, Status: forge.StatusQueued}, nil
+		return forge.QueuedDeploy{ID: snap.ID, Project: ref.Name, Engine: d.led.Scope(), Services: services, Commit: snap.Commit, Status: forge.StatusQueued}, nil
 	}
 	if created != nil {
 		<-created // a push that joins a deploy still being recorded waits for its id
@@ -390,7 +390,7 @@ func (d *Dispatcher) enqueue(ref forge.ProjectRef, trig forge.Trigger, apply fun
 	if err := d.led.UpdateQueued(snap, rev); err != nil {
 		return forge.QueuedDeploy{}, fmt.Errorf("queue deploy of %s: %w", ref.Name, err)
 	}
-	return forge.QueuedDeploy{ID: id, Project: ref.Name, Services: services, Commit: snap.Commit, Status: forge.StatusQueued}, nil
+	return forge.QueuedDeploy{ID: id, Project: ref.Name, Engine: d.led.Scope(), Services: services, Commit: snap.Commit, Status: forge.StatusQueued}, nil
 }
 
 func sortedKeys[V any](m map[string]V) []string {

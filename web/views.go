@@ -26,6 +26,9 @@ type page struct {
 	Path       string // the page's own path and query, for the language switch
 	Assets     string // the assets' version, for caching
 	UsesCharts bool   // the page draws charts (loads uPlot)
+	// Context is the engine (docker context) the page is about, from its
+	// ?context=: every link and request the page makes carries it on.
+	Context string
 	Langs      []langLink
 }
 
@@ -44,6 +47,10 @@ type projectsView struct {
 
 type projectRow struct {
 	Name, WorkingDir string
+	// Engine is the docker context the project runs on; Stack marks a
+	// swarm stack.
+	Engine string
+	Stack  bool
 	Services         []serviceRow
 	Last             *deployCell
 	CPU, Memory      sparkline
@@ -156,7 +163,7 @@ func projectRows(l *Locale, ps []api.ProjectStatus, totals []forge.StatSeries) (
 	var rows []projectRow
 	active := false
 	for _, p := range ps {
-		row := projectRow{Name: p.Name, WorkingDir: p.WorkingDir, Services: serviceRows(p.Services), Last: newDeployCell(p.LastDeploy),
+		row := projectRow{Name: p.Name, WorkingDir: p.WorkingDir, Engine: p.Engine, Stack: p.Stack, Services: serviceRows(p.Services), Last: newDeployCell(p.LastDeploy),
 			Error: p.Error, Attention: p.Attention, StateUnknown: p.StateUnknown}
 		active = active || row.Last != nil && row.Last.Active
 		if len(row.Services) == 0 {

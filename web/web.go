@@ -224,11 +224,13 @@ func assetVersion(static fs.FS) (string, error) {
 
 // Register adds the dashboard's routes to r.
 func (s *Server) Register(r *mux.Router) {
+	// A page about a project of another engine than the first names it
+	// in ?context=, as the API does.
 	pageOf := func(h func(w http.ResponseWriter, r *http.Request, pg page) error) http.Handler {
-		return s.secure(s.signedIn(h, false))
+		return s.secure(api.EngineParam(s.signedIn(h, false)))
 	}
 	fragmentOf := func(h func(w http.ResponseWriter, r *http.Request, pg page) error) http.Handler {
-		return s.secure(s.signedIn(h, true))
+		return s.secure(api.EngineParam(s.signedIn(h, true)))
 	}
 	r.Handle("/", pageOf(s.projectsPage)).Methods(http.MethodGet)
 	r.Handle("/fragments/projects", fragmentOf(s.projectsFragment)).Methods(http.MethodGet)
@@ -285,7 +287,8 @@ func (s *Server) signedIn(h func(w http.ResponseWriter, r *http.Request, pg page
 func (s *Server) page(r *http.Request, p auth.Principal, signedIn bool) page {
 	l := s.locales[pickLanguage(r)]
 	// html/template escapes the path where it goes in a query.
-	pg := page{L: l, Now: s.cfg.Now(), User: p, SignedIn: signedIn, Path: r.URL.RequestURI(), Assets: s.assets}
+	pg := page{L: l, Now: s.cfg.Now(), User: p, SignedIn: signedIn, Path: r.URL.RequestURI(), Assets: s.assets,
+		Context: api.EngineFrom(r.Context())}
 	for _, lang := range Languages {
 		pg.Langs = append(pg.Langs, langLink{Lang: lang, Name: s.locales[lang].T("lang.name"), Current: lang == l.Lang})
 	}

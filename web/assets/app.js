@@ -8,6 +8,13 @@
   var csrfMeta = document.querySelector('meta[name="csrf-token"]');
   var csrf = csrfMeta ? csrfMeta.content : "";
   var lang = document.documentElement.lang || "en";
+  // A page about another engine's project (?context=) asks the server
+  // about that engine in every request it makes.
+  var engine = document.body.dataset.context || "";
+  function onEngine(url) {
+    if (!engine || /[?&]context=/.test(url)) { return url; }
+    return url + (url.indexOf("?") >= 0 ? "&" : "?") + "context=" + encodeURIComponent(engine);
+  }
 
   function fill(msg, args) {
     return String(msg || "").replace(/\{(\d+)\}/g, function (_, i) {
@@ -26,7 +33,7 @@
       active: el.dataset.active === "1",
       now: function () {
         clearTimeout(timer);
-        return fetch(el.dataset.refresh, { credentials: "same-origin", headers: { Accept: "text/html" } })
+        return fetch(onEngine(el.dataset.refresh), { credentials: "same-origin", headers: { Accept: "text/html" } })
           .then(function (resp) {
             if (resp.status === 401) { location.reload(); return; }
             if (!resp.ok) { return; }
@@ -58,7 +65,7 @@
   }
 
   function post(url, body) {
-    return fetch(url, {
+    return fetch(onEngine(url), {
       method: "POST", credentials: "same-origin",
       headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
       body: JSON.stringify(body)
@@ -113,7 +120,7 @@
     rollbackTarget = { project: btn.dataset.project, to: +btn.dataset.rollback };
     confirmBtn.disabled = true;
     dialog.showModal();
-    fetch("/projects/" + encodeURIComponent(rollbackTarget.project) + "/rollback/" + rollbackTarget.to, { credentials: "same-origin" })
+    fetch(onEngine("/projects/" + encodeURIComponent(rollbackTarget.project) + "/rollback/" + rollbackTarget.to), { credentials: "same-origin" })
       .then(function (resp) {
         return resp.text().then(function (html) {
           if (resp.ok) { dialogBody.innerHTML = html; confirmBtn.disabled = false; } else { dialogBody.textContent = html; }
@@ -126,7 +133,7 @@
     var det = ev.target;
     if (!det.matches || !det.matches("details[data-diff]") || !det.open || det.dataset.loaded) { return; }
     det.dataset.loaded = "1";
-    fetch(det.dataset.diff, { credentials: "same-origin" }).then(function (resp) {
+    fetch(onEngine(det.dataset.diff), { credentials: "same-origin" }).then(function (resp) {
       return resp.text().then(function (html) {
         var body = det.querySelector(".diff-body");
         if (resp.ok) { body.innerHTML = html; } else { body.textContent = html; }
@@ -298,7 +305,7 @@
 
     function load() {
       var url = box.dataset.src + "?window=" + encodeURIComponent(box.dataset.window);
-      fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      fetch(onEngine(url), { credentials: "same-origin", headers: { Accept: "application/json" } })
         .then(function (resp) {
           if (resp.status === 401) { location.reload(); return null; }
           return resp.ok ? resp.json() : Promise.reject(resp.status);
@@ -334,7 +341,7 @@
       logEl.textContent = "";
       var follow = followBox.checked;
       logStatus.textContent = follow ? logStatus.dataset.msgFollowing : "";
-      fetch(logEl.dataset.src + (follow ? "&follow=1" : ""), { credentials: "same-origin", signal: controller.signal })
+      fetch(onEngine(logEl.dataset.src + (follow ? "&follow=1" : "")), { credentials: "same-origin", signal: controller.signal })
         .then(function (resp) {
           if (!resp.ok) { return Promise.reject(resp.status); }
           var reader = resp.body.getReader();

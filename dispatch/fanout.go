@@ -1,0 +1,70 @@
+package dispatch
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+
+	"github.com/docker-forge/docker-forge"
+)
+
+// Fanout hands every push to the dispatcher of each engine: one push deploys
+// wherever a matching service runs, each engine in its own queue. An engine
+// that is down matches against the projects the ledger knows it ran and
+// keeps its deploys queued until it is back; it holds back no other.
+type Fanout []*Dispatcher
+
+// Submit submits events to every engine's dispatcher at once and joins
+// their answers. Something queued anywhere is an answer; the first error
+// is returned too (the webhook then answers it, and the sender's retry
+// joins the deploys already queued).
+func (f Fanout) Submit(ctx context.Context, events []forge.Event) ([]forge.QueuedDeploy, string, error) {
+	if len(f) == 1 {
+		return f[0].Submit(ctx, events)
+	}
+	type answer struct {
+		queued  []forge.QueuedDeploy
+		ignored string
+		err     error
+	}
+	answers := make([]answer, len(f))
+	var wg sync.WaitGroup
+	for i, d := range f {
+		wg.Go(func() {
+			q, why, err := d.Submit(ctx, events)
+			answers[i] = answer{q, why, err}
+		})
+	}
+	wg.Wait()
+	var (
+		queued []forge.QueuedDeploy
+		whys   []string
+		errs   []error
+	)
+	for _, a := range answers {
+		queued = append(queued, a.queued...)
+		if a.err != nil {
+			errs = append(errs, a.err)
+		}
+		if a.ignored != "" && !containsString(whys, a.ignored) {
+			whys = append(whys, a.ignored)
+		}
+	}
+	if len(queued) > 0 {
+		return queued, "", errors.Join(errs...)
+	}
+	if len(errs) > 0 {
+		return nil, "", errors.Join(errs...)
+	}
+	return nil, strings.Join(whys, "; "), nil
+}
+
+func containsString(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
