@@ -28,21 +28,30 @@ func backend(ctx context.Context, dockerCli command.Cli, opts *globalOptions, lo
 		log.Debug("using the running daemon", "socket", opts.socketPath())
 		return c, func() {}, nil
 	}
-	led, err := ledger.Open(opts.ledgerPath(), ledger.Options{Timeout: cliLockTimeout})
+	// A ledger written before projects were keyed by engine belongs to the
+	// engine forge drove then: the current context.
+	home, err := ledger.Open(opts.ledgerPath(), ledger.Options{Timeout: cliLockTimeout, Engine: dockerCli.CurrentContext()})
 	if errors.Is(err, ledger.ErrLocked) {
 		return nil, nil, fmt.Errorf("the ledger %s is held by another process, but no daemon answers on %s; is another docker forge command running?", opts.ledgerPath(), opts.socketPath())
 	}
 	if err != nil {
 		return nil, nil, err
 	}
-	masker, err := opts.masker()
+	name := opts.localEngine(dockerCli)
+	led := home.Engine(name)
+	engineCli, err := contextCli(dockerCli, name)
 	if err != nil {
-		_ = led.Close()
+		_ = home.Close()
 		return nil, nil, err
 	}
-	eng, err := engine.New(dockerCli, log, engine.WithMasker(masker))
+	masker, err := opts.masker()
 	if err != nil {
-		_ = led.Close()
+		_ = home.Close()
+		return nil, nil, err
+	}
+	eng, err := engine.New(engineCli, log, engine.WithMasker(masker))
+	if err != nil {
+		_ = home.Close()
 		return nil, nil, err
 	}
 	// Credentials for git deploys: a config this user cannot read leaves
@@ -53,11 +62,11 @@ func backend(ctx context.Context, dockerCli command.Cli, opts *globalOptions, lo
 		log.Warn("config not read; git deploys run without credentials", "error", err)
 	}
 	d := dispatch.New(dispatch.Config{
-		Engine: eng, Ledger: led, Logger: log, Secrets: append(registrySecrets(dockerCli), secrets.all()...),
+		Engine: eng, Ledger: led, Logger: log, Secrets: append(registrySecrets(engineCli), secrets.all()...),
 		Git: gitsrc.New(gitsrc.Config{Root: opts.checkoutsPath(), Logger: log}), GitCredentials: secrets.gitCredentials,
 		Notifier: cliNotifier(opts, led, log),
 	})
-	return &api.Local{Dispatcher: d, Ledger: led, Engine: eng, Channels: channelNames(led)}, func() { _ = led.Close() }, nil
+	return api.Engines{{Name: name, Dispatcher: d, Ledger: led, Engine: eng, Channels: channelNames(led)}}, func() { _ = home.Close() }, nil
 }
 
 // open returns the command's logger and backend; done releases the backend.

@@ -59,7 +59,7 @@ runs, and the health gate.`,
 
 func writeHistory(w io.Writer, h []forge.Deploy, verbose bool) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	head := "ID\tSTARTED\tREASON\tTRIGGER\tSTATUS\tTOOK\tSERVICES\tNOTE"
+	head := "ID\tENGINE\tSTARTED\tREASON\tTRIGGER\tSTATUS\tTOOK\tSERVICES\tNOTE"
 	if verbose {
 		head += "\tCONFIGURATION\tPHASES"
 	}
@@ -94,7 +94,7 @@ func writeHistory(w io.Writer, h []forge.Deploy, verbose bool) error {
 		if started.IsZero() {
 			started = d.Queued
 		}
-		line := fmt.Sprintf("%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s", d.ID, started.Local().Format(time.DateTime), d.Reason,
+		line := fmt.Sprintf("%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s", d.ID, orDash(d.Engine), started.Local().Format(time.DateTime), d.Reason,
 			trigger(d.Trigger), d.Status, took(d), strings.Join(svcs, ", "), note)
 		if verbose {
 			line += "\t" + orDash(d.ConfigSummary())

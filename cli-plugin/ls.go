@@ -43,7 +43,7 @@ func newLsCommand(dockerCli command.Cli, g *globalOptions) *cobra.Command {
 
 func writeProjects(w io.Writer, ps []api.ProjectStatus) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "PROJECT\tSERVICE\tPUSHES\tIMAGE\tDIGEST\tSTATE\tLAST DEPLOY")
+	fmt.Fprintln(tw, "PROJECT\tENGINE\tSERVICE\tPUSHES\tIMAGE\tDIGEST\tSTATE\tLAST DEPLOY")
 	for _, p := range ps {
 		last := "-"
 		if d := p.LastDeploy; d != nil {
@@ -64,12 +64,16 @@ func writeProjects(w io.Writer, ps []api.ProjectStatus) error {
 		if p.Attention != "" {
 			last += " (NEEDS ATTENTION: " + p.Attention + ")"
 		}
+		eng := orDash(p.Engine)
+		if p.Stack {
+			eng += " (swarm)"
+		}
 		if p.Error != "" {
-			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t%s\t%s\n", p.Name, p.Error, last)
+			fmt.Fprintf(tw, "%s\t%s\t-\t-\t-\t-\t%s\t%s\n", p.Name, eng, p.Error, last)
 			continue
 		}
 		if len(p.Services) == 0 {
-			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t%s\n", p.Name, last)
+			fmt.Fprintf(tw, "%s\t%s\t-\t-\t-\t-\t-\t%s\n", p.Name, eng, last)
 		}
 		for _, s := range p.Services {
 			state := s.State
@@ -86,7 +90,7 @@ func writeProjects(w io.Writer, ps []api.ProjectStatus) error {
 			if digest == "" {
 				digest = s.ImageID // a local image
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.Name, s.Name, follows, s.Image, short(digest), state, last)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.Name, eng, s.Name, follows, s.Image, short(digest), state, last)
 		}
 	}
 	return tw.Flush()

@@ -198,7 +198,7 @@ func TestWriteProjectsEmpty(t *testing.T) {
 	if err := writeProjects(&buf, []api.ProjectStatus{}); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := buf.String(), "PROJECT  SERVICE  PUSHES  IMAGE  DIGEST  STATE  LAST DEPLOY\n"; got != want {
+	if got, want := buf.String(), "PROJECT  ENGINE  SERVICE  PUSHES  IMAGE  DIGEST  STATE  LAST DEPLOY\n"; got != want {
 		t.Errorf("empty listing %q, want the header only %q", got, want)
 	}
 }

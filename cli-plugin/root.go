@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/docker-forge/docker-forge"
+	"github.com/docker-forge/docker-forge/api"
 	"github.com/docker-forge/docker-forge/snapshot"
 )
 
@@ -38,6 +39,9 @@ func Metadata() metadata.Metadata {
 type globalOptions struct {
 	dataDir  string
 	logLevel string
+	// contexts are the docker contexts named with --context: the engine a
+	// command acts on, or the engines serve drives.
+	contexts []string
 }
 
 // DefaultDataDir is $DOCKER_CONFIG/forge, i.e. ~/.docker/forge.
@@ -66,13 +70,23 @@ whether or not it runs.`,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			if !standalone && plugin.PersistentPreRunE != nil {
-				return plugin.PersistentPreRunE(cmd, args)
+				if err := plugin.PersistentPreRunE(cmd, args); err != nil {
+					return err
+				}
 			}
+			if cmd.Name() == "serve" {
+				return nil
+			}
+			if len(opts.contexts) > 1 {
+				return fmt.Errorf("--context names one engine here (%s); serve alone takes several", strings.Join(opts.contexts, ", "))
+			}
+			cmd.SetContext(api.WithEngine(cmd.Context(), opts.chosenEngine(dockerCli)))
 			return nil
 		},
 	}
 	pf := root.PersistentFlags()
 	pf.StringVar(&opts.dataDir, "data-dir", envOr("FORGE_DATA_DIR", DefaultDataDir()), "directory for the ledger and the daemon's socket ($FORGE_DATA_DIR)")
+	pf.StringArrayVar(&opts.contexts, "context", nil, "docker context of the engine to act on (default: the current one, as docker --context and DOCKER_CONTEXT choose); serve takes it once per engine it drives")
 	pf.StringVar(&opts.logLevel, "log-level", envOr("FORGE_LOG_LEVEL", ""), "log level: debug, info, warn or error (default: info for serve, warn otherwise) ($FORGE_LOG_LEVEL)")
 	root.AddCommand(
 		newServeCommand(dockerCli, opts),
@@ -97,6 +111,28 @@ whether or not it runs.`,
 		c.DisableFlagsInUseLine = true
 	}
 	return root
+}
+
+// chosenEngine is the engine a command names: its --context, else the
+// docker CLI's current context unless that is the default one, which names
+// none (the daemon's first engine answers then).
+func (o *globalOptions) chosenEngine(dockerCli command.Cli) string {
+	if len(o.contexts) > 0 {
+		return o.contexts[0]
+	}
+	if c := dockerCli.CurrentContext(); c != command.DefaultContextName {
+		return c
+	}
+	return ""
+}
+
+// localEngine is the engine a command acts on when no daemon runs: the one
+// it names, else the current context.
+func (o *globalOptions) localEngine(dockerCli command.Cli) string {
+	if len(o.contexts) > 0 {
+		return o.contexts[0]
+	}
+	return dockerCli.CurrentContext()
 }
 
 func envOr(key, def string) string {

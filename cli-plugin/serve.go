@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -32,6 +33,7 @@ import (
 	"github.com/docker-forge/docker-forge/notify"
 	"github.com/docker-forge/docker-forge/poll"
 	"github.com/docker-forge/docker-forge/registry"
+	"github.com/docker-forge/docker-forge/snapshot"
 	"github.com/docker-forge/docker-forge/web"
 	"github.com/docker-forge/docker-forge/webhook"
 )
@@ -162,7 +164,9 @@ func runServe(ctx context.Context, dockerCli command.Cli, g *globalOptions, o *s
 	}
 	defer x.close()
 	x.warn(o.addr, log)
-	led, err := ledger.Open(g.ledgerPath(), ledger.Options{Timeout: time.Second, Keep: o.keep})
+	// A ledger written before projects were keyed by engine belongs to the
+	// engine forge drove then: the current context.
+	led, err := ledger.Open(g.ledgerPath(), ledger.Options{Timeout: time.Second, Keep: o.keep, Engine: dockerCli.CurrentContext()})
 	if errors.Is(err, ledger.ErrLocked) {
 		return fmt.Errorf("another docker forge process holds %s: is a daemon already running with this --data-dir?", g.ledgerPath())
 	}
@@ -186,7 +190,8 @@ func runServe(ctx context.Context, dockerCli command.Cli, g *globalOptions, o *s
 	if x.https() {
 		scheme = "https"
 	}
-	log.Info("docker-forge serving", "addr", ls.tcp.Addr().String(), "scheme", scheme, "socket", g.socketPath(), "data_dir", g.dataDir, "providers", d.hooks.Providers())
+	log.Info("docker-forge serving", "addr", ls.tcp.Addr().String(), "scheme", scheme, "socket", g.socketPath(), "data_dir", g.dataDir,
+		"engines", d.engines.Names(), "providers", d.hooks.Providers())
 	return d.serve(ctx, ls, o.shutdownTimeout)
 }
 
@@ -218,17 +223,16 @@ func listen(ctx context.Context, addr, httpAddr, socket string) (listeners, erro
 	return ls, nil
 }
 
-// daemon is serve's wiring: engine, dispatcher and the two HTTP routers.
+// daemon is serve's wiring: an engine unit per docker context, the webhook
+// listener that fans pushes out to them, and the two HTTP routers.
 type daemon struct {
 	// cancelWork ends the deploys the API runs; serve calls it once the
 	// shutdown grace is over.
 	cancelWork context.CancelFunc
 	log        *slog.Logger
-	eng        *engine.Engine
-	disp       *dispatch.Dispatcher
-	poller     *poll.Poller
+	units      []*engineUnit
+	engines    api.Engines
 	hooks      *webhook.Server
-	stats      *collector.Collector // nil when --stats-schedule=off
 	sender     *notify.Sender
 	tcp, sock  *mux.Router
 	x          *exposure
@@ -242,13 +246,6 @@ func newDaemon(ctx context.Context, dockerCli command.Cli, led *ledger.Ledger, s
 	if err != nil {
 		return nil, err
 	}
-	eng, err := engine.New(dockerCli, log, engine.WithMasker(masker))
-	if err != nil {
-		return nil, err
-	}
-	if err := eng.Ping(ctx); err != nil {
-		log.Warn("docker engine not reachable yet; webhooks answer 503 until it is", "error", err)
-	}
 	if o.keepImages < 1 {
 		return nil, fmt.Errorf("--keep-images %d: keep at least 1, the images the project runs", o.keepImages)
 	}
@@ -258,39 +255,33 @@ func newDaemon(ctx context.Context, dockerCli command.Cli, led *ledger.Ledger, s
 	if err != nil {
 		return nil, err
 	}
-	disp := dispatch.New(dispatch.Config{
-		Engine: eng, Ledger: led, Logger: log, StopGrace: o.shutdownTimeout,
-		HealthTimeout: o.healthTimeout, Settle: o.settle, MaxQueued: o.maxQueued,
-		Secrets: append(registrySecrets(dockerCli), secrets.all()...), Registerer: reg,
-		Git: gitsrc.New(gitsrc.Config{Root: g.checkoutsPath(), Logger: log}), GitCredentials: secrets.gitCredentials,
-		KeepImages: o.keepImages, Notifier: notes.notifier,
-	})
-	if err := disp.Recover(); err != nil {
-		return nil, err
+	names := g.contexts
+	if len(names) == 0 {
+		names = []string{dockerCli.CurrentContext()}
 	}
-	stats, err := collector.New(collector.Config{
-		Engine: eng, Ledger: led, Logger: log, Schedule: o.statsSchedule, Retention: o.statsRetention,
-		ErrNotRunning: engine.ErrNotRunning, Metrics: collector.NewMetrics(reg),
-	})
-	if errors.Is(err, collector.ErrOff) {
-		log.Info("stats collector is off (--stats-schedule=off)")
-	} else if err != nil {
-		return nil, fmt.Errorf("--stats-schedule, --stats-keep-*: %w", err)
+	d := &daemon{log: log, sender: notes.sender, tcp: mux.NewRouter(), sock: mux.NewRouter(), x: x, timeouts: o.expose, trim: o.trimMemory}
+	var fanout dispatch.Fanout
+	for _, name := range names {
+		if slices.ContainsFunc(d.units, func(u *engineUnit) bool { return u.name == name }) {
+			return nil, fmt.Errorf("--context %s is named twice", name)
+		}
+		u, err := newEngineUnit(ctx, dockerCli, name, led.Engine(name), secrets, o, g, masker, notes, reg, log)
+		if err != nil {
+			return nil, err
+		}
+		d.units = append(d.units, u)
+		d.engines = append(d.engines, u.local)
+		fanout = append(fanout, u.disp)
 	}
 	hooks, err := webhook.New(webhook.Config{
 		Secret: secret, Secrets: secrets.PerProvider, AllowUnauthenticated: o.allowUnauthenticated, MaxBody: o.maxBody,
 		Replay: led, ReplayWindow: o.replayWindow, AllowFrom: secrets.AllowFrom,
-		Dispatcher: disp, Logger: log, Registerer: reg,
+		Dispatcher: fanout, Logger: log, Registerer: reg,
 	})
 	if err != nil {
 		return nil, err
 	}
-	local := &api.Local{Dispatcher: disp, Ledger: led, Engine: eng, Channels: notes.names}
-	poller := poll.New(poll.Config{
-		Projects: eng, Dispatcher: disp, Logger: log, Refresh: o.pollRefresh,
-		Registry: &registry.Client{Creds: eng.RegistryCredentials, HTTP: &http.Client{Timeout: 30 * time.Second}},
-	})
-	d := &daemon{log: log, eng: eng, disp: disp, poller: poller, hooks: hooks, stats: stats, sender: notes.sender, tcp: mux.NewRouter(), sock: mux.NewRouter(), x: x, timeouts: o.expose, trim: o.trimMemory}
+	d.hooks = hooks
 	hooks.Register(d.tcp)
 	d.tcp.Handle("/metrics", metricsGuard(o.expose.metricsToken, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))).Methods(http.MethodGet)
 	// The API can deploy anything: on the TCP address only with its own
@@ -307,8 +298,8 @@ func newDaemon(ctx context.Context, dockerCli command.Cli, led *ledger.Ledger, s
 	// or FORGE_API_TOKEN as an admin's) and the page's sessions; on the
 	// socket everyone who may open it is an admin.
 	authn := auth.New(auth.Config{Tokens: led, AdminToken: os.Getenv("FORGE_API_TOKEN"), Logger: log})
-	api.Register(d.tcp, local, authn, log, detach, api.WithViewerLogs(o.viewerLogs))
-	page, err := web.New(web.Config{Backend: local, Auth: authn, ViewerLogs: o.viewerLogs, Logger: log})
+	api.Register(d.tcp, d.engines, authn, log, detach, api.WithViewerLogs(o.viewerLogs))
+	page, err := web.New(web.Config{Backend: d.engines, Auth: authn, ViewerLogs: o.viewerLogs, Logger: log})
 	if err != nil {
 		return nil, err
 	}
@@ -318,8 +309,63 @@ func newDaemon(ctx context.Context, dockerCli command.Cli, led *ledger.Ledger, s
 		api.RegisterCert(d.sock, src, log)
 	}
 	hooks.Register(d.sock)
-	api.Register(d.sock, local, auth.Trusted{}, log, detach, api.WithViewerLogs(o.viewerLogs))
+	api.Register(d.sock, d.engines, auth.Trusted{}, log, detach, api.WithViewerLogs(o.viewerLogs))
 	return d, nil
+}
+
+// engineUnit is what serve runs for one engine: its engine, its own deploy
+// queue, stats collector and poller, and the API's face of them. Each
+// reads and writes its engine's view of the shared ledger.
+type engineUnit struct {
+	name   string
+	eng    *engine.Engine
+	disp   *dispatch.Dispatcher
+	poller *poll.Poller
+	stats  *collector.Collector // nil when --stats-schedule=off
+	local  *api.Local
+}
+
+func newEngineUnit(ctx context.Context, dockerCli command.Cli, name string, led *ledger.Ledger, secrets webhookSecrets, o *serveOptions, g *globalOptions,
+	masker *snapshot.Masker, notes *notifySetup, reg prometheus.Registerer, log *slog.Logger) (*engineUnit, error) {
+	cli, err := contextCli(dockerCli, name)
+	if err != nil {
+		return nil, fmt.Errorf("--context: %w", err)
+	}
+	log = log.With("engine", name)
+	eng, err := engine.New(cli, log, engine.WithMasker(masker))
+	if err != nil {
+		return nil, err
+	}
+	if err := eng.Ping(ctx); err != nil {
+		log.Warn("docker engine not reachable yet; its deploys wait in the queue until it is", "error", err)
+	}
+	// Every engine's metrics carry its name.
+	reg = prometheus.WrapRegistererWith(prometheus.Labels{"engine": name}, reg)
+	disp := dispatch.New(dispatch.Config{
+		Engine: eng, Ledger: led, Logger: log, StopGrace: o.shutdownTimeout,
+		HealthTimeout: o.healthTimeout, Settle: o.settle, MaxQueued: o.maxQueued,
+		Secrets: append(registrySecrets(cli), secrets.all()...), Registerer: reg,
+		Git: gitsrc.New(gitsrc.Config{Root: g.checkoutsPath(), Logger: log}), GitCredentials: secrets.gitCredentials,
+		KeepImages: o.keepImages, Notifier: notes.notifier,
+	})
+	if err := disp.Recover(); err != nil {
+		return nil, err
+	}
+	stats, err := collector.New(collector.Config{
+		Engine: eng, Ledger: led, Logger: log, Schedule: o.statsSchedule, Retention: o.statsRetention,
+		ErrNotRunning: engine.ErrNotRunning, Metrics: collector.NewMetrics(reg),
+	})
+	if errors.Is(err, collector.ErrOff) {
+		log.Info("stats collector is off (--stats-schedule=off)")
+	} else if err != nil {
+		return nil, fmt.Errorf("--stats-schedule, --stats-keep-*: %w", err)
+	}
+	poller := poll.New(poll.Config{
+		Projects: eng, Dispatcher: disp, Logger: log, Refresh: o.pollRefresh,
+		Registry: &registry.Client{Creds: eng.RegistryCredentials, HTTP: &http.Client{Timeout: 30 * time.Second}},
+	})
+	local := &api.Local{Name: name, Dispatcher: disp, Ledger: led, Engine: eng, Channels: notes.names}
+	return &engineUnit{name: name, eng: eng, disp: disp, poller: poller, stats: stats, local: local}, nil
 }
 
 // serve runs the listeners, the engine watch and the dispatcher until ctx
@@ -374,22 +420,24 @@ func (d *daemon) serve(ctx context.Context, ls listeners, timeout time.Duration)
 			errc <- err
 		}
 	}
-	// The engine's container events keep project discovery current, so a
-	// webhook's answer need not list containers while a deploy runs.
-	wg.Go(func() { _ = d.eng.Watch(ctx) })
-	// Services labelled forge.poll are checked on their schedule, for
-	// registries whose notifications are lost or never sent.
-	wg.Go(func() {
-		if err := d.poller.Run(ctx); err != nil {
-			d.log.Error("poller stopped", "error", err)
-		}
-	})
-	if d.stats != nil {
+	for _, u := range d.units {
+		// The engine's container events keep project discovery current, so a
+		// webhook's answer need not list containers while a deploy runs.
+		wg.Go(func() { _ = u.eng.Watch(ctx) })
+		// Services labelled forge.poll are checked on their schedule, for
+		// registries whose notifications are lost or never sent.
 		wg.Go(func() {
-			if err := d.stats.Run(ctx); err != nil {
-				d.log.Error("stats collector stopped", "error", err)
+			if err := u.poller.Run(ctx); err != nil {
+				d.log.Error("poller stopped", "engine", u.name, "error", err)
 			}
 		})
+		if u.stats != nil {
+			wg.Go(func() {
+				if err := u.stats.Run(ctx); err != nil {
+					d.log.Error("stats collector stopped", "engine", u.name, "error", err)
+				}
+			})
+		}
 	}
 	// Notifications go out on their own: a channel that is down or slow
 	// holds back no deploy.
@@ -411,9 +459,13 @@ func (d *daemon) serve(ctx context.Context, ls listeners, timeout time.Duration)
 		})
 	}
 	dispDone := make(chan struct{})
+	var disps sync.WaitGroup
+	for _, u := range d.units {
+		disps.Go(func() { _ = u.disp.Run(ctx) })
+	}
 	go func() {
 		defer close(dispDone)
-		_ = d.disp.Run(ctx)
+		disps.Wait()
 	}()
 
 	var runErr error

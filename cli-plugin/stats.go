@@ -128,6 +128,9 @@ func engineError(err error) error {
 }
 
 func writeStats(w io.Writer, series []forge.StatSeries, byProject bool, now time.Time, window time.Duration) error {
+	if len(series) > 0 && series[0].Engine != "" {
+		fmt.Fprintf(w, "Engine: %s\n", series[0].Engine)
+	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	first := "SERVICE"
 	if byProject {
@@ -303,10 +306,10 @@ twice its interval, or 2 minutes, are left out). NAME is project/service.`,
 
 func writeTop(w io.Writer, top []forge.TopEntry, now time.Time) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tCONTAINER\tCPU %\tMEM USAGE / LIMIT\tPIDS\tSAMPLED")
+	fmt.Fprintln(tw, "NAME\tENGINE\tCONTAINER\tCPU %\tMEM USAGE / LIMIT\tPIDS\tSAMPLED")
 	for _, e := range top {
 		age := max(now.Sub(e.Time).Round(time.Second), 0)
-		fmt.Fprintf(tw, "%s\t%s\t%.2f%%\t%s / %s\t%d\t%s ago\n", e.Name, e.Container, e.CPU,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%.2f%%\t%s / %s\t%d\t%s ago\n", e.Name, orDash(e.Engine), e.Container, e.CPU,
 			units.BytesSize(float64(e.Memory)), limit(e.MemoryLimit), e.PIDs, age)
 	}
 	return tw.Flush()
