@@ -99,6 +99,9 @@ func buildOf(b *types.BuildConfig) (*forge.ServiceBuild, error) {
 // tagged as tags[service] says, and returns each one's image ID. The
 // engine's classic builder is used when no buildx plugin is installed.
 func (e *Engine) Build(ctx context.Context, ref forge.ProjectRef, tags map[string]string) (map[string]string, error) {
+	if ref.Stack {
+		return nil, fmt.Errorf("build %s: a swarm stack runs registry images: build and push them, then deploy", ref.Name)
+	}
 	names := make([]string, 0, len(tags))
 	for s := range tags {
 		names = append(names, s)

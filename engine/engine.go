@@ -54,6 +54,8 @@ type Engine struct {
 	// they are left to the engine).
 	heads    *registry.Client
 	headless sync.Map
+	// swarm caches whether the engine is a swarm manager (see swarm.go).
+	swarm managerCache
 }
 
 // headRetry is how long a registry forge could not reach itself is left
@@ -122,6 +124,7 @@ func (e *Engine) Projects(ctx context.Context) ([]forge.ProjectRef, error) {
 			refs = append(refs, r)
 		}
 	}
+	refs = e.withStacks(ctx, refs)
 	sort.Slice(refs, func(i, j int) bool { return refs[i].Name < refs[j].Name })
 	return refs, nil
 }
@@ -186,6 +189,9 @@ func (e *Engine) load(ctx context.Context, ref forge.ProjectRef, services []stri
 // project's compose and env files are unchanged, so matching a webhook
 // against many projects stays cheap.
 func (e *Engine) LoadProject(ctx context.Context, ref forge.ProjectRef) (forge.Project, error) {
+	if ref.Stack {
+		return e.loadStack(ctx, ref)
+	}
 	stamp, cacheable := fileStamp(ref)
 	if cacheable {
 		if p, ok := e.models.get(ref.Name, stamp); ok {
@@ -291,8 +297,15 @@ func (e *Engine) serviceContainers(ctx context.Context, project string) ([]conta
 	return out, nil
 }
 
-// Running reports, per service, what the project's containers run now.
+// Running reports, per service, what the project's containers run now (a
+// swarm stack's: its tasks).
 func (e *Engine) Running(ctx context.Context, project string) (map[string]forge.Running, error) {
+	if svcs, ok, err := e.stack(ctx, project); err != nil || ok {
+		if err != nil {
+			return nil, err
+		}
+		return e.stackRunning(ctx, project, svcs)
+	}
 	items, err := e.serviceContainers(ctx, project)
 	if err != nil {
 		return nil, err
@@ -369,7 +382,13 @@ func shortID(id string) string {
 // what their container was created with (config-hash label), so a deploy
 // can say why compose recreated them, and, with a masker, each target's
 // snapshot as brought up.
+//
+// A swarm stack (Ref.Stack) is updated through the swarm instead: see
+// upStack.
 func (e *Engine) Up(ctx context.Context, req forge.UpRequest) (forge.UpResult, error) {
+	if req.Ref.Stack {
+		return e.upStack(ctx, req)
+	}
 	// Up's own preparation (loading, listing, pinning) counts in the
 	// recreate, so pull + recreate is the whole of Up.
 	began := time.Now()

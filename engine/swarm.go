@@ -1,0 +1,332 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/distribution/reference"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
+
+	"github.com/docker-forge/docker-forge"
+)
+
+// A swarm stack is a project too: its services are those labelled
+// com.docker.stack.namespace=<name> on a swarm manager, each named as the
+// stack file names it (the swarm service's name without "<name>_"). The
+// dispatcher drives it through the same methods as a compose project; the
+// engine reads it from the swarm's services and tasks instead of
+// containers, and updates it through the service update API.
+
+// ErrNotManager is returned for a stack operation on an engine that is not
+// a swarm manager. People read it, so it names no package.
+var ErrNotManager = errors.New("this engine is not a swarm manager: docker swarm init")
+
+// managerTTL is how long the engine's answer to "is it a swarm manager?"
+// is reused: an engine outside a swarm costs one info call per period, not
+// one per webhook.
+const managerTTL = 30 * time.Second
+
+// labelStackImage is where docker stack deploy keeps a service's image as
+// its stack file wrote it (cli/compose/convert.LabelImage).
+const labelStackImage = "com.docker.stack.image"
+
+// managerCache remembers whether the engine is a swarm manager.
+type managerCache struct {
+	mu      sync.Mutex
+	checked time.Time
+	manager bool
+}
+
+// swarmManager reports whether the engine is a swarm manager, from the
+// last answer when it is fresh (and, unless fresh is asked for, when it
+// said yes or no within managerTTL).
+func (e *Engine) swarmManager(ctx context.Context, fresh bool) (bool, error) {
+	e.swarm.mu.Lock()
+	defer e.swarm.mu.Unlock()
+	if !fresh && !e.swarm.checked.IsZero() && time.Since(e.swarm.checked) < managerTTL {
+		return e.swarm.manager, nil
+	}
+	info, err := e.cli.Client().Info(ctx, client.InfoOptions{})
+	if err != nil {
+		return false, fmt.Errorf("docker info: %w", classify(err))
+	}
+	e.swarm.manager, e.swarm.checked = info.Info.Swarm.ControlAvailable, time.Now()
+	return e.swarm.manager, nil
+}
+
+// requireManager fails with ErrNotManager unless the engine is a swarm
+// manager; a cached "no" is asked again, since a stack operation follows
+// a swarm init closely.
+func (e *Engine) requireManager(ctx context.Context) error {
+	ok, err := e.swarmManager(ctx, false)
+	if err == nil && !ok {
+		ok, err = e.swarmManager(ctx, true)
+	}
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return ErrNotManager
+	}
+	return nil
+}
+
+// stack returns the services of the stack named project, and whether the
+// engine is a swarm manager running one by that name.
+func (e *Engine) stack(ctx context.Context, project string) ([]swarm.Service, bool, error) {
+	ok, err := e.swarmManager(ctx, false)
+	if err != nil || !ok {
+		return nil, false, err
+	}
+	svcs, err := e.stackServices(ctx, project)
+	return svcs, len(svcs) > 0, err
+}
+
+// stackServices lists the swarm services of a stack, by name.
+func (e *Engine) stackServices(ctx context.Context, namespace string) ([]swarm.Service, error) {
+	res, err := e.cli.Client().ServiceList(ctx, client.ServiceListOptions{
+		Filters: make(client.Filters).Add("label", forge.StackNamespaceLabel+"="+namespace),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list services of stack %s: %w", namespace, classify(err))
+	}
+	slices.SortFunc(res.Items, func(a, b swarm.Service) int { return strings.Compare(a.Spec.Name, b.Spec.Name) })
+	return res.Items, nil
+}
+
+// stackRefs lists the stacks on a swarm manager; none elsewhere.
+func (e *Engine) stackRefs(ctx context.Context) ([]forge.ProjectRef, error) {
+	ok, err := e.swarmManager(ctx, false)
+	if err != nil || !ok {
+		return nil, err
+	}
+	res, err := e.cli.Client().ServiceList(ctx, client.ServiceListOptions{
+		Filters: make(client.Filters).Add("label", forge.StackNamespaceLabel),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list stack services: %w", classify(err))
+	}
+	seen := map[string]bool{}
+	var refs []forge.ProjectRef
+	for _, s := range res.Items {
+		if ns := s.Spec.Labels[forge.StackNamespaceLabel]; ns != "" && !seen[ns] {
+			seen[ns] = true
+			refs = append(refs, forge.ProjectRef{Name: ns, Stack: true})
+		}
+	}
+	return refs, nil
+}
+
+// withStacks adds the engine's stacks to compose projects; a compose
+// project keeps its name where both have one. The stacks of an engine
+// that cannot say whether it is a manager are left out, as its compose
+// projects' listing decides whether Projects fails.
+func (e *Engine) withStacks(ctx context.Context, refs []forge.ProjectRef) []forge.ProjectRef {
+	stacks, err := e.stackRefs(ctx)
+	if err != nil {
+		e.log.Debug("stacks not listed", "error", err)
+		return refs
+	}
+	for _, s := range stacks {
+		if !slices.ContainsFunc(refs, func(r forge.ProjectRef) bool { return r.Name == s.Name }) {
+			refs = append(refs, s)
+		}
+	}
+	return refs
+}
+
+// loadStack is LoadProject for a stack: read from its services on the
+// engine, or, for a stack not deployed yet, from its stack file.
+func (e *Engine) loadStack(ctx context.Context, ref forge.ProjectRef) (forge.Project, error) {
+	if err := e.requireManager(ctx); err != nil {
+		return forge.Project{}, fmt.Errorf("load stack %s: %w", ref.Name, err)
+	}
+	svcs, err := e.stackServices(ctx, ref.Name)
+	if err != nil {
+		return forge.Project{}, fmt.Errorf("load stack %s: %w", ref.Name, err)
+	}
+	out := forge.Project{Ref: ref}
+	out.Ref.Stack = true
+	if len(svcs) == 0 {
+		if len(ref.ConfigFiles) == 0 {
+			return forge.Project{}, fmt.Errorf("load stack %s: no service of it on this engine (deploy it with -f stack.yaml -p %s --swarm)", ref.Name, ref.Name)
+		}
+		cfg, _, err := loadStackFile(ref.ConfigFiles, ref.WorkingDir)
+		if err != nil {
+			return forge.Project{}, fmt.Errorf("load stack %s: %w", ref.Name, err)
+		}
+		for _, s := range cfg.Services {
+			out.Services = append(out.Services, forge.Service{Name: s.Name, Image: s.Image, Labels: mergeLabels(s.Deploy.Labels, s.Labels)})
+		}
+		return out, nil
+	}
+	for _, s := range svcs {
+		out.Services = append(out.Services, serviceOf(ref.Name, s))
+	}
+	return out, nil
+}
+
+// serviceOf is a stack's swarm service as forge decides on it.
+func serviceOf(namespace string, s swarm.Service) forge.Service {
+	var (
+		image     string
+		container map[string]string
+	)
+	if cs := s.Spec.TaskTemplate.ContainerSpec; cs != nil {
+		image, container = cs.Image, cs.Labels
+	}
+	return forge.Service{
+		Name:   shortName(namespace, s.Spec.Name),
+		Image:  followedImage(image, s.Spec.Labels[labelStackImage]),
+		Labels: mergeLabels(s.Spec.Labels, container),
+	}
+}
+
+// shortName is a stack service's name as its stack file writes it.
+func shortName(namespace, name string) string {
+	return strings.TrimPrefix(name, namespace+"_")
+}
+
+// mergeLabels merges a stack service's own labels (the stack file's
+// deploy.labels) with its containers' (labels:), so forge.* labels may be
+// in either; the service's win where both set one.
+func mergeLabels(service, container map[string]string) map[string]string {
+	out := make(map[string]string, len(service)+len(container))
+	maps.Copy(out, container)
+	maps.Copy(out, service)
+	return out
+}
+
+// withoutDigest is an image reference as written, without its @digest:
+// repo:tag@sha256:… reads repo:tag.
+func withoutDigest(image string) string {
+	name, _, _ := strings.Cut(image, "@")
+	return name
+}
+
+// followedImage is the image (repo:tag) a service's pushes are matched
+// against: its spec's without the digest, or, when the spec names no tag
+// (pinned by digest alone), the stack file's image of the same repository.
+func followedImage(spec, file string) string {
+	img := withoutDigest(spec)
+	named, err := reference.ParseNormalizedNamed(img)
+	if err != nil {
+		return img
+	}
+	if _, tagged := named.(reference.Tagged); tagged || file == "" {
+		return img
+	}
+	f, err := reference.ParseNormalizedNamed(file)
+	if _, tagged := f.(reference.Tagged); err == nil && tagged && f.Name() == named.Name() {
+		return withoutDigest(file)
+	}
+	return img
+}
+
+// digestIn returns the digest an image reference pins, "" when none.
+func digestIn(image string) string {
+	named, err := reference.ParseNormalizedNamed(image)
+	if err != nil {
+		return ""
+	}
+	if d, ok := named.(reference.Digested); ok {
+		return d.Digest().String()
+	}
+	return ""
+}
+
+// pinnedImage is the image a service is updated to for pin (repo@digest):
+// repo:tag@digest with the tag the service's image has now, as docker
+// stack deploy writes it, when it is of the same repository; else the pin.
+func pinnedImage(current, pin string) (string, error) {
+	p, err := reference.ParseNormalizedNamed(pin)
+	if err != nil {
+		return "", fmt.Errorf("pin %q: %w", pin, err)
+	}
+	d, ok := p.(reference.Digested)
+	if !ok {
+		return "", fmt.Errorf("pin %q has no digest", pin)
+	}
+	name := reference.TrimNamed(p)
+	if c, err := reference.ParseNormalizedNamed(withoutDigest(current)); err == nil && c.Name() == name.Name() {
+		if t, ok := c.(reference.Tagged); ok {
+			tagged, err := reference.WithTag(name, t.Tag())
+			if err == nil {
+				name = tagged
+			}
+		}
+	} else if t, ok := p.(reference.Tagged); ok {
+		if tagged, err := reference.WithTag(name, t.Tag()); err == nil {
+			name = tagged
+		}
+	}
+	out, err := reference.WithDigest(name, d.Digest())
+	if err != nil {
+		return "", fmt.Errorf("pin %q: %w", pin, err)
+	}
+	return reference.FamiliarString(out), nil
+}
+
+// atPin reports whether a service's image is already pin: the same
+// repository at the same digest.
+func atPin(current, pin string) bool {
+	c, err1 := reference.ParseNormalizedNamed(current)
+	p, err2 := reference.ParseNormalizedNamed(pin)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	return c.Name() == p.Name() && digestIn(current) != "" && digestIn(current) == digestIn(pin)
+}
+
+// stackTasks lists the tasks of a stack's services, by service ID.
+func (e *Engine) stackTasks(ctx context.Context, svcs []swarm.Service) (map[string][]swarm.Task, error) {
+	ids := make([]string, 0, len(svcs))
+	for _, s := range svcs {
+		ids = append(ids, s.ID)
+	}
+	res, err := e.cli.Client().TaskList(ctx, client.TaskListOptions{Filters: make(client.Filters).Add("service", ids...)})
+	if err != nil {
+		return nil, fmt.Errorf("list tasks: %w", classify(err))
+	}
+	out := map[string][]swarm.Task{}
+	for _, t := range res.Items {
+		out[t.ServiceID] = append(out[t.ServiceID], t)
+	}
+	return out, nil
+}
+
+// stackRunning is Running for a stack: per service, what its tasks run.
+func (e *Engine) stackRunning(ctx context.Context, project string, svcs []swarm.Service) (map[string]forge.Running, error) {
+	tasks, err := e.stackTasks(ctx, svcs)
+	if err != nil {
+		return nil, fmt.Errorf("stack %s: %w", project, err)
+	}
+	out := map[string]forge.Running{}
+	for _, s := range svcs {
+		if r, ok := runningOf(s, tasks[s.ID]); ok {
+			r.Service = shortName(project, s.Spec.Name)
+			out[r.Service] = r
+		}
+	}
+	return out, nil
+}
+
+// stackHealth is Health for a stack: per service, from its tasks.
+func (e *Engine) stackHealth(ctx context.Context, project string, svcs []swarm.Service) (map[string]forge.Health, error) {
+	tasks, err := e.stackTasks(ctx, svcs)
+	if err != nil {
+		return nil, fmt.Errorf("stack %s: %w", project, err)
+	}
+	out := map[string]forge.Health{}
+	for _, s := range svcs {
+		out[shortName(project, s.Spec.Name)] = healthOf(s, tasks[s.ID])
+	}
+	return out, nil
+}
