@@ -232,6 +232,9 @@ const (
 	reasonBadImage   = "service image reference is invalid"
 	reasonNotEnabled = "service is not forge-enabled"
 	reasonNotRunning = "project is not running; a push does not start it"
+	// reasonRolledBack is a swarm update that the service's update_config
+	// (failure_action: rollback) undid: what runs is what ran before.
+	reasonRolledBack = "the swarm rolled the update back"
 )
 
 // Failure is a deploy that did not succeed. Its message is the generic reason

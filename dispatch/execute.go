@@ -492,10 +492,14 @@ func digestOf(pinned string) string {
 	return ""
 }
 
-// engineReason prefers "docker engine unreachable" when that is the cause.
+// engineReason prefers "docker engine unreachable" when that is the cause,
+// and says so when a swarm rolled the update back.
 func (d *Dispatcher) engineReason(err error, fallback string) string {
-	if errors.Is(err, forge.ErrEngineUnavailable) {
+	switch {
+	case errors.Is(err, forge.ErrEngineUnavailable):
 		return reasonEngine
+	case errors.Is(err, forge.ErrRolledBack):
+		return reasonRolledBack
 	}
 	return fallback
 }
