@@ -1,6 +1,7 @@
 package cliplugin
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -13,7 +14,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/docker-forge/docker-forge"
+	"github.com/docker-forge/docker-forge/api"
 	"github.com/docker-forge/docker-forge/dispatch"
+	"github.com/docker-forge/docker-forge/engine"
 )
 
 type deployOptions struct {
@@ -24,6 +27,7 @@ type deployOptions struct {
 	build    bool
 	noWait   bool
 	json     bool
+	swarm    bool
 }
 
 func newDeployCommand(dockerCli command.Cli, g *globalOptions) *cobra.Command {
@@ -47,11 +51,20 @@ later, not what you deploy by hand; the output names the services pushes follow.
 A running project is found by name from its containers' compose labels. Name a
 project that is not running yet with -f (and -p), as with docker compose.
 Deploys of one project run one at a time, in the order asked for: this one
-waits for those running or queued, unless --no-wait.`,
+waits for those running or queued, unless --no-wait.
+
+With --swarm, on a swarm manager, -f names a stack file and -p the stack, as
+with "docker stack deploy": its networks, secrets, configs and services are
+created or updated, each service's image pinned to its tag's digest
+(repo:tag@sha256:...), and the deploy waits until the swarm has started
+them. A stack that runs already is found by name like any project (forge
+lists stacks beside compose projects): deploying it updates each service to
+its tag's current digest through the swarm, keeping its update_config.`,
 		Example: `  docker forge deploy shop
   docker forge deploy shop web
   docker forge deploy -f compose.yaml -p shop
-  docker forge deploy -f compose.yaml -p shop --build`,
+  docker forge deploy -f compose.yaml -p shop --build
+  docker forge deploy -f stack.yaml -p shop --swarm`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ref := forge.ProjectRef{Name: o.project, EnvFiles: absAll(o.envFiles), Profiles: o.profiles}
 			if len(o.files) > 0 {
@@ -69,11 +82,21 @@ waits for those running or queued, unless --no-wait.`,
 				}
 				ref.Name, args = args[0], args[1:]
 			}
+			if o.swarm {
+				if err := checkStack(cmd.Context(), dockerCli, g, o, &ref); err != nil {
+					return err
+				}
+			}
 			b, done, err := g.open(cmd.Context(), dockerCli)
 			if err != nil {
 				return err
 			}
 			defer done()
+			if _, remote := b.(*api.Client); remote && ref.Stack && len(ref.ConfigFiles) > 0 {
+				// The daemon's deploy API does not carry "stack" yet: it
+				// would read the stack file as a compose project.
+				return errors.New("a stack's first deploy from its file runs without the daemon for now: stop docker forge serve, deploy, and start it again")
+			}
 			fmt.Fprintf(dockerCli.Err(), "Deploying %s...\n", nameOr(ref))
 			d, err := inTurn(dockerCli.Err(), o.noWait, func(noWait bool) (forge.Deploy, error) {
 				return b.Deploy(cmd.Context(), dispatch.Request{Ref: ref, Services: args, User: currentUser(), Build: o.build, NoWait: noWait})
@@ -89,7 +112,44 @@ waits for those running or queued, unless --no-wait.`,
 	f.BoolVar(&o.build, "build", false, "build the services that have a build: section first, as compose up --build")
 	f.BoolVar(&o.noWait, "no-wait", false, "refuse, instead of waiting, when another deploy of the project runs or is queued")
 	f.BoolVar(&o.json, "json", false, "print the recorded deploy as JSON")
+	f.BoolVar(&o.swarm, "swarm", false, "deploy a swarm stack: -f names its stack file, -p the stack (on a swarm manager)")
 	return cmd
+}
+
+// checkStack refuses a stack deploy that cannot work before anything is
+// asked of a daemon: options a stack does not take, a stack file that does
+// not load, an engine that is not a swarm manager. It marks ref as a stack.
+func checkStack(ctx context.Context, dockerCli command.Cli, g *globalOptions, o *deployOptions, ref *forge.ProjectRef) error {
+	switch {
+	case len(o.envFiles) > 0 || len(o.profiles) > 0:
+		return errors.New("--env-file and --profile are for compose projects; a stack file is interpolated from the environment, as docker stack deploy does")
+	case o.build:
+		return errors.New("--build is for compose projects; a stack runs registry images: build and push them first")
+	case len(ref.ConfigFiles) > 0 && ref.Name == "":
+		return errors.New("a stack needs a name: -p NAME with -f stack.yaml")
+	}
+	ref.Stack = true
+	if len(ref.ConfigFiles) > 0 {
+		ignored, err := engine.ValidateStackFile(ref.ConfigFiles, ref.WorkingDir)
+		if err != nil {
+			return fmt.Errorf("deploy %s: %w", ref.Name, err)
+		}
+		if len(ignored) > 0 {
+			fmt.Fprintf(dockerCli.Err(), "warning: a swarm ignores these options of the stack file: %s\n", strings.Join(ignored, ", "))
+		}
+	}
+	cli, err := contextCli(dockerCli, g.localEngine(dockerCli))
+	if err != nil {
+		return err
+	}
+	manager, err := engine.SwarmManager(ctx, cli.Client())
+	if err != nil {
+		return fmt.Errorf("deploy %s: %w", ref.Name, err)
+	}
+	if !manager {
+		return fmt.Errorf("deploy %s: %w", ref.Name, engine.ErrNotManager)
+	}
+	return nil
 }
 
 func nameOr(ref forge.ProjectRef) string {

@@ -44,21 +44,30 @@ type managerCache struct {
 	manager bool
 }
 
+// SwarmManager reports whether the engine c talks to is a swarm manager,
+// so a command can refuse a stack before it asks anything of a daemon.
+func SwarmManager(ctx context.Context, c client.SystemAPIClient) (bool, error) {
+	info, err := c.Info(ctx, client.InfoOptions{})
+	if err != nil {
+		return false, fmt.Errorf("docker info: %w", classify(err))
+	}
+	return info.Info.Swarm.ControlAvailable, nil
+}
+
 // swarmManager reports whether the engine is a swarm manager, from the
-// last answer when it is fresh (and, unless fresh is asked for, when it
-// said yes or no within managerTTL).
+// last answer unless it is older than managerTTL or fresh is asked for.
 func (e *Engine) swarmManager(ctx context.Context, fresh bool) (bool, error) {
 	e.swarm.mu.Lock()
 	defer e.swarm.mu.Unlock()
 	if !fresh && !e.swarm.checked.IsZero() && time.Since(e.swarm.checked) < managerTTL {
 		return e.swarm.manager, nil
 	}
-	info, err := e.cli.Client().Info(ctx, client.InfoOptions{})
+	ok, err := SwarmManager(ctx, e.cli.Client())
 	if err != nil {
-		return false, fmt.Errorf("docker info: %w", classify(err))
+		return false, err
 	}
-	e.swarm.manager, e.swarm.checked = info.Info.Swarm.ControlAvailable, time.Now()
-	return e.swarm.manager, nil
+	e.swarm.manager, e.swarm.checked = ok, time.Now()
+	return ok, nil
 }
 
 // requireManager fails with ErrNotManager unless the engine is a swarm
