@@ -95,13 +95,22 @@ certificates from an ACME CA (--acme-domain; Let's Encrypt by default), and
 --http-addr adds a plain listener that only redirects. See the README's
 "Exposing docker-forge".
 
+With --context, once per engine, it drives several Docker engines named in the
+docker CLI's context store ("docker context ls": unix, tcp with TLS and ssh
+endpoints), each with its own deploy queue, stats and polls, in one ledger
+(default: the current context). A push deploys on every engine that runs a
+service it concerns; an engine that is down keeps its deploys queued until it
+is back, and holds back no other. On a swarm manager, stacks are projects too.
+The other commands name the engine they act on with --context.
+
 With --notify (or $FORGE_NOTIFY) it tells notification channels what each
 deploy did (see "docker forge notify --help"); messages wait in the ledger
 until their channel takes them, so a channel that is down never holds back a
 deploy and loses nothing across a restart.`,
 		Example: `  FORGE_WEBHOOK_SECRET=$(openssl rand -hex 32) docker forge serve
   docker-forge serve --addr :443 --http-addr :80 --acme-domain forge.example.com --data-dir /var/lib/docker-forge
-  docker forge serve --addr 0.0.0.0:8443 --tls-cert fullchain.pem --tls-key privkey.pem`,
+  docker forge serve --addr 0.0.0.0:8443 --tls-cert fullchain.pem --tls-key privkey.pem
+  docker forge serve --context default --context edge   # edge: docker context create edge --docker host=ssh://deploy@edge.example.com`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.replayWindowSet = cmd.Flags().Changed("replay-window")

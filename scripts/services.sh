@@ -15,6 +15,8 @@ command -v docker-registry >/dev/null 2>&1 || need+=(docker-registry)
 # The tests build their images from a static busybox (sh, httpd, sleep).
 bb="$(ldd /bin/busybox 2>&1 || true)"
 case "$bb" in *"not a dynamic executable"*) ;; *) need+=(busybox-static) ;; esac
+# The many-engines tests run a second dockerd in a network namespace (ip netns).
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
 # The dashboard's browser tests drive Debian's Chromium, headless.
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 # The ACME tests get certificates from Debian's pebble, a test ACME CA, on loopback.
