@@ -63,10 +63,15 @@ func newest(tasks []swarm.Task, ok func(swarm.Task) bool) *swarm.Task {
 }
 
 // runningOf says what a service runs, from its tasks: a running task of
-// its current spec, else any running task (an update that has not reached
-// one yet, or that failed), else its newest task.
+// its current spec, else its current spec's newest task whatever its state
+// (one that failed to start, as a paused update leaves it: the health gate
+// judges it, as it judges a compose container that exited), else any
+// running task, else its newest task.
 func runningOf(s swarm.Service, tasks []swarm.Task) (forge.Running, bool) {
 	t := newest(tasks, func(t swarm.Task) bool { return taskRunning(t) && current(s, t) })
+	if t == nil {
+		t = newest(tasks, func(t swarm.Task) bool { return current(s, t) })
+	}
 	if t == nil {
 		t = newest(tasks, func(t swarm.Task) bool { return t.Status.State == swarm.TaskStateRunning })
 	}

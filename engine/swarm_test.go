@@ -214,7 +214,7 @@ func TestStackRunningAndHealth(t *testing.T) {
 			tasks: func(f *swarmFixture) []swarm.Task {
 				return []swarm.Task{f.task(oldImg, 0, swarm.TaskStateRunning, "c-old"), f.task(newImg, 11, swarm.TaskStateStarting, "c-new")}
 			},
-			running: forge.Running{ContainerID: "c-old", Image: oldImg, Digest: dA, State: "running"},
+			running: forge.Running{ContainerID: "c-new", Image: newImg, Digest: dB, State: "starting"},
 			health:  forge.Health{State: "starting"},
 		},
 		{
@@ -227,8 +227,17 @@ func TestStackRunningAndHealth(t *testing.T) {
 					f.task(newImg, 3, swarm.TaskStateFailed, "c-before"), // before the update: not counted
 				}
 			},
-			running: forge.Running{ContainerID: "c-old", Image: oldImg, Digest: dA, State: "running"},
+			running: forge.Running{ContainerID: "c-new2", Image: newImg, Digest: dB, State: "failed"},
 			health:  forge.Health{State: "failed", Restarts: 2},
+		},
+		{
+			name: "rolled back by the swarm: the spec is the old one again", image: oldImg, replicas: 1, updateAt: 10,
+			tasks: func(f *swarmFixture) []swarm.Task {
+				return []swarm.Task{f.task(oldImg, 0, swarm.TaskStateRunning, "c-old"), f.task(newImg, 11, swarm.TaskStateFailed, "c-new")}
+			},
+			running:   forge.Running{ContainerID: "c-old", Image: oldImg, Digest: dA, State: "running"},
+			health:    forge.Health{Running: true, State: "running", StartedAt: time.Date(2026, 1, 1, 10, 0, 1, 0, time.UTC)},
+			converged: true,
 		},
 		{
 			name: "two replicas, one runs", image: newImg, replicas: 2,

@@ -29,7 +29,7 @@ type page struct {
 	// Context is the engine (docker context) the page is about, from its
 	// ?context=: every link and request the page makes carries it on.
 	Context string
-	Langs      []langLink
+	Langs   []langLink
 }
 
 type langLink struct {
@@ -49,8 +49,8 @@ type projectRow struct {
 	Name, WorkingDir string
 	// Engine is the docker context the project runs on; Stack marks a
 	// swarm stack.
-	Engine string
-	Stack  bool
+	Engine           string
+	Stack            bool
 	Services         []serviceRow
 	Last             *deployCell
 	CPU, Memory      sparkline
