@@ -70,6 +70,11 @@ func newest(tasks []swarm.Task, ok func(swarm.Task) bool) *swarm.Task {
 func runningOf(s swarm.Service, tasks []swarm.Task) (forge.Running, bool) {
 	t := newest(tasks, func(t swarm.Task) bool { return taskRunning(t) && current(s, t) })
 	if t == nil {
+		// One that got as far as a container first: the task scheduled
+		// to replace it has none yet.
+		t = newest(tasks, func(t swarm.Task) bool { return current(s, t) && containerID(t) != "" })
+	}
+	if t == nil {
 		t = newest(tasks, func(t swarm.Task) bool { return current(s, t) })
 	}
 	if t == nil {
@@ -85,10 +90,15 @@ func runningOf(s swarm.Service, tasks []swarm.Task) (forge.Running, bool) {
 	if cs := t.Spec.ContainerSpec; cs != nil {
 		r.Image, r.Digest = cs.Image, digestIn(cs.Image)
 	}
-	if st := t.Status.ContainerStatus; st != nil {
-		r.ContainerID = st.ContainerID
-	}
+	r.ContainerID = containerID(*t)
 	return r, true
+}
+
+func containerID(t swarm.Task) string {
+	if st := t.Status.ContainerStatus; st != nil {
+		return st.ContainerID
+	}
+	return ""
 }
 
 // healthOf is a service's health as the gate reads it: running only when

@@ -225,10 +225,11 @@ func TestStackRunningAndHealth(t *testing.T) {
 					f.task(newImg, 11, swarm.TaskStateFailed, "c-new1"),
 					f.task(newImg, 14, swarm.TaskStateFailed, "c-new2"),
 					f.task(newImg, 3, swarm.TaskStateFailed, "c-before"), // before the update: not counted
+					f.task(newImg, 16, swarm.TaskStateAssigned, ""),      // its next try: no container yet
 				}
 			},
 			running: forge.Running{ContainerID: "c-new2", Image: newImg, Digest: dB, State: "failed"},
-			health:  forge.Health{State: "failed", Restarts: 2},
+			health:  forge.Health{State: "assigned", Restarts: 2},
 		},
 		{
 			name: "rolled back by the swarm: the spec is the old one again", image: oldImg, replicas: 1, updateAt: 10,
