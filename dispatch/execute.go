@@ -228,7 +228,9 @@ func (d *Dispatcher) converge(ctx context.Context, j *job) (string, error) {
 	recordPostState(dep, before, after, res.ConfigChanged)
 	var mismatch []string
 	for _, sd := range dep.Services {
-		if now := after[sd.Service]; sd.Digest != sd.Target() || now.State != "running" {
+		// A stack's tasks that do not run (a paused swarm update) are the
+		// health gate's to judge, so forge.rollback decides what follows.
+		if now := after[sd.Service]; sd.Digest != sd.Target() || (now.State != "running" && !j.ref.Stack) {
 			mismatch = append(mismatch, fmt.Sprintf("%s runs %q (%s), want %s", sd.Service, sd.Digest, now.State, sd.Target()))
 		}
 	}
