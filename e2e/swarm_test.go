@@ -126,13 +126,17 @@ func (s *swarmStack) failingImage(t *testing.T, from, ref string) {
 // registry's notification rolls the service to the new digest with the
 // swarm's start-first order; a push of an image that exits at once is
 // rolled back by the swarm's own failure_action and recorded as failed;
-// rollback --to returns to the first digest. A stack file that does not
-// load is refused and deploys nothing.
+// rollback --to returns to the first digest; a service whose update the
+// swarm pauses instead fails the health gate and follows forge.rollback.
+// A stack file that does not load is refused and deploys nothing.
 func TestSwarmStack(t *testing.T) {
 	s := newSwarmStack(t)
 	e := s.e
 	e.importImage(s.ref, "v1")
 	d1 := e.push(s.ref)
+	apiRef := s.repo + "-api:live"
+	e.importImage(apiRef, "api1")
+	a1 := e.push(apiRef)
 	stackFile := filepath.Join(t.TempDir(), "stack.yaml")
 	if err := os.WriteFile(stackFile, fmt.Appendf(nil, `version: "3.8"
 services:
@@ -155,7 +159,22 @@ services:
       restart_policy:
         condition: any
         delay: 1s
-`, s.ref), 0o644); err != nil {
+  api:
+    image: %s
+    init: true
+    labels:
+      forge.settle: 1s
+    deploy:
+      labels:
+        forge.enable: "true"
+        forge.rollback: auto
+      update_config:
+        failure_action: pause
+        monitor: 2s
+      restart_policy:
+        condition: any
+        delay: 1s
+`, s.ref, apiRef), 0o644); err != nil {
 		t.Fatal(err)
 	}
 
@@ -241,6 +260,24 @@ services:
 	}
 	if img, now := s.specImage(t), s.runningTask(t); img != s.ref+"@"+d1 || now.Version != "v1" || now.Image != s.ref+"@"+d1 {
 		t.Fatalf("after the rollback the spec is %s and the task %+v, want %s@%s serving v1", img, now, s.ref, d1)
+	}
+
+	// api's update_config pauses on failure instead: its tasks that do not
+	// start fail the health gate, and forge.rollback=auto returns it.
+	s.failingImage(t, apiRef, apiRef)
+	a2 := e.push(apiRef)
+	h := e.waitFor(s.stack, func(h []forge.Deploy) bool {
+		return h[0].Reason == forge.ReasonRollback && len(h) > 1 && h[1].Reason == forge.ReasonPush && h[1].Status == forge.StatusFailed
+	})
+	rb, paused := h[0], h[1]
+	if sd, _ := paused.Service("api"); sd.Pinned != s.repo+"-api@"+a2 || !strings.HasPrefix(paused.Error, "health gate failed: api ") || paused.RevertedBy != rb.ID {
+		t.Fatalf("the paused update's deploy = %+v, want api pinned to %s, failed by the health gate and rolled back", paused, a2)
+	}
+	if sd, _ := rb.Service("api"); rb.Status != forge.StatusSucceeded || sd.Digest != a1 {
+		t.Fatalf("forge's rollback = %+v, want api back on %s", rb, a1)
+	}
+	if img := strings.TrimSpace(e.docker("service", "inspect", "-f", "{{.Spec.TaskTemplate.ContainerSpec.Image}}", s.stack+"_api")); img != apiRef+"@"+a1 {
+		t.Fatalf("api's image after forge's rollback is %s, want %s@%s", img, apiRef, a1)
 	}
 	t.Logf("history:\n%s", e.docker("forge", "history", "-v", s.stack))
 	if strings.Contains(d.Log(), registryPassword) {
