@@ -247,7 +247,7 @@ func (h *handlers) fail(err error) error {
 	switch {
 	case errors.Is(err, forge.ErrNoContainer):
 		return webhook.Errorf(http.StatusNotFound, "%v", err)
-	case errors.Is(err, dispatch.ErrUnknownProject), errors.Is(err, ledger.ErrNotFound):
+	case errors.Is(err, dispatch.ErrUnknownProject), errors.Is(err, ledger.ErrNotFound), errors.Is(err, ErrUnknownEngine):
 		return webhook.Errorf(http.StatusNotFound, "%v", err)
 	case errors.Is(err, collector.ErrBadQuery):
 		return webhook.Errorf(http.StatusBadRequest, "%v", err)

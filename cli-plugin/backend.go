@@ -63,7 +63,7 @@ func backend(ctx context.Context, dockerCli command.Cli, opts *globalOptions, lo
 	}
 	d := dispatch.New(dispatch.Config{
 		Engine: eng, Ledger: led, Logger: log, Secrets: append(registrySecrets(engineCli), secrets.all()...),
-		Git: gitsrc.New(gitsrc.Config{Root: opts.checkoutsPath(), Logger: log}), GitCredentials: secrets.gitCredentials,
+		Git: gitsrc.New(gitsrc.Config{Root: opts.engineCheckouts(dockerCli, name), Logger: log}), GitCredentials: secrets.gitCredentials,
 		Notifier: cliNotifier(opts, led, log),
 	})
 	return api.Engines{{Name: name, Dispatcher: d, Ledger: led, Engine: eng, Channels: channelNames(led)}}, func() { _ = home.Close() }, nil

@@ -161,6 +161,16 @@ func (o *globalOptions) socketPath() string { return filepath.Join(o.dataDir, "f
 // checkoutsPath is where forge keeps its git checkouts of x-forge sources.
 func (o *globalOptions) checkoutsPath() string { return filepath.Join(o.dataDir, "checkouts") }
 
+// engineCheckouts is where forge keeps an engine's checkouts: each engine's
+// apart (shop on edge is not shop here), the current context's where a
+// single-engine forge kept them. No project name starts with @.
+func (o *globalOptions) engineCheckouts(dockerCli command.Cli, engine string) string {
+	if engine == dockerCli.CurrentContext() {
+		return o.checkoutsPath()
+	}
+	return filepath.Join(o.checkoutsPath(), "@"+engine)
+}
+
 // masker masks secrets in the snapshots of deploys, with the key kept in
 // the data dir beside (never in) the ledger, and the secret names of
 // $FORGE_SECRET_NAMES (comma-separated glob patterns) beyond the defaults.

@@ -348,13 +348,14 @@ func newEngineUnit(ctx context.Context, dockerCli command.Cli, name string, led 
 	if err := eng.Ping(ctx); err != nil {
 		log.Warn("docker engine not reachable yet; its deploys wait in the queue until it is", "error", err)
 	}
+	checkouts := g.engineCheckouts(dockerCli, name)
 	// Every engine's metrics carry its name.
 	reg = prometheus.WrapRegistererWith(prometheus.Labels{"engine": name}, reg)
 	disp := dispatch.New(dispatch.Config{
 		Engine: eng, Ledger: led, Logger: log, StopGrace: o.shutdownTimeout,
 		HealthTimeout: o.healthTimeout, Settle: o.settle, MaxQueued: o.maxQueued,
 		Secrets: append(registrySecrets(cli), secrets.all()...), Registerer: reg,
-		Git: gitsrc.New(gitsrc.Config{Root: g.checkoutsPath(), Logger: log}), GitCredentials: secrets.gitCredentials,
+		Git: gitsrc.New(gitsrc.Config{Root: checkouts, Logger: log}), GitCredentials: secrets.gitCredentials,
 		KeepImages: o.keepImages, Notifier: notes.notifier,
 	})
 	if err := disp.Recover(); err != nil {

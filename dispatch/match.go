@@ -5,11 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/distribution/reference"
 
 	"github.com/docker-forge/docker-forge"
 )
+
+// listTimeout bounds how long Submit waits for the engine's list of projects.
+const listTimeout = 5 * time.Second
 
 // Submit matches image events to the forge-enabled services of every known
 // project and queues a deploy per project. A project whose deploy is still
@@ -17,8 +21,12 @@ import (
 func (d *Dispatcher) Submit(ctx context.Context, events []forge.Event) ([]forge.QueuedDeploy, string, error) {
 	// Only projects with containers: a push must not bring back a project
 	// the user took down.
-	refs, err := d.eng.Projects(ctx)
-	if errors.Is(err, forge.ErrEngineUnavailable) {
+	// An engine that does not answer in time (a remote one whose link hangs)
+	// counts as down: it must not hold back the webhook's answer.
+	listCtx, cancel := context.WithTimeout(ctx, listTimeout)
+	refs, err := d.eng.Projects(listCtx)
+	cancel()
+	if errors.Is(err, forge.ErrEngineUnavailable) || errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
 		// The engine is down: match against the projects forge deployed
 		// before, and let the deploys wait in the queue until it is back
 		// (one whose project turns out not to run then does nothing).

@@ -3,6 +3,7 @@ package notify
 import (
 	"bytes"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 	"text/template"
@@ -80,7 +81,9 @@ type Message struct {
 	Event   string
 	Title   string
 	Project string
-	Deploy  *forge.Deploy
+	// Engine is the docker context the project runs on.
+	Engine string
+	Deploy *forge.Deploy
 	// Services are the deploy's services, before → after.
 	Services []Line
 	Reason   string
@@ -122,7 +125,13 @@ func NewMessage(event string, d *forge.Deploy, text, publicURL, key string) Mess
 		m.Title = "docker-forge: " + text
 		return m
 	}
-	m.Project = d.Project
+	m.Project, m.Engine = d.Project, d.Engine
+	// The title names the project; one on another engine than the default
+	// context says which ("shop on edge").
+	name := d.Project
+	if d.Engine != "" && d.Engine != "default" {
+		name += " on " + d.Engine
+	}
 	for _, s := range d.Services {
 		to := s.Digest
 		if to == "" {
@@ -144,22 +153,26 @@ func NewMessage(event string, d *forge.Deploy, text, publicURL, key string) Mess
 		m.Duration = d.Finished.Sub(d.Started).Round(time.Millisecond).String()
 	}
 	if publicURL != "" {
-		m.Link = strings.TrimRight(publicURL, "/") + "/projects/" + d.Project + fmt.Sprintf("#deploy-%d", d.ID)
+		m.Link = strings.TrimRight(publicURL, "/") + "/projects/" + d.Project
+		if d.Engine != "" {
+			m.Link += "?context=" + url.QueryEscape(d.Engine)
+		}
+		m.Link += fmt.Sprintf("#deploy-%d", d.ID)
 	}
 	switch event {
 	case EventSucceeded:
-		m.Title = fmt.Sprintf("✅ %s: deploy %d succeeded", d.Project, d.ID)
+		m.Title = fmt.Sprintf("✅ %s: deploy %d succeeded", name, d.ID)
 	case EventFailed:
-		m.Title = fmt.Sprintf("❌ %s: deploy %d failed: %s", d.Project, d.ID, d.Error)
+		m.Title = fmt.Sprintf("❌ %s: deploy %d failed: %s", name, d.ID, d.Error)
 		if d.RevertedBy != 0 {
 			m.Title += fmt.Sprintf(" (rolled back by deploy %d)", d.RevertedBy)
 		}
 	case EventAutoRollback:
-		m.Title = fmt.Sprintf("↩ %s: deploy %d rolled back failed deploy %d automatically", d.Project, d.ID, d.Reverts)
+		m.Title = fmt.Sprintf("↩ %s: deploy %d rolled back failed deploy %d automatically", name, d.ID, d.Reverts)
 	case EventManualRollback:
-		m.Title = fmt.Sprintf("↩ %s: deploy %d rolled back to deploy %d", d.Project, d.ID, d.RollbackOf)
+		m.Title = fmt.Sprintf("↩ %s: deploy %d rolled back to deploy %d", name, d.ID, d.RollbackOf)
 	case EventRollbackFailed:
-		m.Title = fmt.Sprintf("🚨 %s: rollback %d failed, the project needs attention: %s", d.Project, d.ID, d.Error)
+		m.Title = fmt.Sprintf("🚨 %s: rollback %d failed, the project needs attention: %s", name, d.ID, d.Error)
 	}
 	return m
 }

@@ -92,6 +92,29 @@ func TestDefaultMessage(t *testing.T) {
 	}
 }
 
+// TestMessageNamesAnotherEngine: a deploy on another engine than the
+// default context says which in its title, and its link opens that
+// engine's project page.
+func TestMessageNamesAnotherEngine(t *testing.T) {
+	tmpl, err := ParseTemplate("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ engine, title, link string }{
+		{"edge", "✅ shop on edge: deploy 7 succeeded", "https://forge.example.com/projects/shop?context=edge#deploy-7"},
+		{"default", "✅ shop: deploy 7 succeeded", "https://forge.example.com/projects/shop?context=default#deploy-7"},
+	} {
+		d := &forge.Deploy{ID: 7, Project: "shop", Engine: c.engine, Reason: forge.ReasonPush, Status: forge.StatusSucceeded}
+		title, body, err := Render(tmpl, NewMessage(EventSucceeded, d, "", "https://forge.example.com", "k"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if title != c.title || !strings.Contains(body, c.link) {
+			t.Errorf("on %s: title %q, body %q; want %q and %s", c.engine, title, body, c.title, c.link)
+		}
+	}
+}
+
 func TestGitDeployMessageSaysTheCommits(t *testing.T) {
 	d := &forge.Deploy{ID: 7, Project: "site", Reason: forge.ReasonPush, Status: forge.StatusSucceeded,
 		PreviousCommit: "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", Commit: "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",

@@ -100,6 +100,9 @@ func (f *fakeBackend) Project(ctx context.Context, name string) (api.ProjectStat
 	ps, _ := f.Projects(ctx)
 	for _, p := range ps {
 		if p.Name == name {
+			if e := api.EngineFrom(ctx); e != "" {
+				p.Engine = e // the engine the page asked for
+			}
 			return p, nil
 		}
 	}
@@ -682,3 +685,39 @@ func TestPlurals(t *testing.T) {
 }
 
 var tlsState = tls.ConnectionState{}
+
+// TestAnotherEnginesProjectKeepsItsEngine: with several engines, the
+// projects page says each project's engine and links to its page with
+// ?context=; that page asks the backend about that engine, and every link
+// and request it makes (logs, windows, the script's fetches) carries it on.
+func TestAnotherEnginesProjectKeepsItsEngine(t *testing.T) {
+	w := newWorld(t)
+	w.b.mu.Lock()
+	for i := range w.b.projects {
+		if w.b.projects[i].Name == "shop" {
+			w.b.projects[i].Engine, w.b.projects[i].Stack = "edge", true
+		}
+	}
+	w.b.mu.Unlock()
+	list := w.get(t, "/", w.aCookie, "").Body.String()
+	if !strings.Contains(list, `href="/projects/shop?context=edge"`) || !strings.Contains(list, "on edge") || !strings.Contains(list, "swarm stack") {
+		t.Fatalf("the projects page does not link shop on its engine:\n%s", list)
+	}
+	rec := w.get(t, "/projects/shop?context=edge", w.aCookie, "")
+	page := rec.Body.String()
+	if rec.Code != http.StatusOK {
+		t.Fatalf("GET /projects/shop?context=edge = %d\n%s", rec.Code, page)
+	}
+	for _, want := range []string{
+		`data-context="edge"`,
+		`/projects/shop/logs?service=web&amp;context=edge`,
+		`href="?window=6h&amp;context=edge"`,
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the page of shop on edge lacks %s", want)
+		}
+	}
+	if page := w.get(t, "/projects/shop", w.aCookie, "").Body.String(); strings.Contains(page, "data-context") || strings.Contains(page, "context=") {
+		t.Error("a page that names no engine carries one")
+	}
+}
