@@ -132,11 +132,23 @@ func (s *swarmStack) failingImage(t *testing.T, from, ref string) {
 func TestSwarmStack(t *testing.T) {
 	s := newSwarmStack(t)
 	e := s.e
+	// The daemon hears of the first images (and has nothing to deploy), so
+	// the registry has no notification left to deliver late.
+	d := e.startDaemon(s.secret, "--addr", s.addr)
 	e.importImage(s.ref, "v1")
 	d1 := e.push(s.ref)
 	apiRef := s.repo + "-api:live"
 	e.importImage(apiRef, "api1")
 	a1 := e.push(apiRef)
+	for _, repo := range []string{s.repo, s.repo + "-api"} {
+		for i := 0; !strings.Contains(d.Log(), "repository="+repo+" tag=live"); i++ {
+			if i == 100 {
+				t.Fatalf("the daemon never heard of the push of %s:live:\n%s", repo, d.Log())
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	d.stop(t)
 	stackFile := filepath.Join(t.TempDir(), "stack.yaml")
 	if err := os.WriteFile(stackFile, fmt.Appendf(nil, `version: "3.8"
 services:
@@ -193,8 +205,7 @@ services:
 	}
 
 	// The first deploy runs in-process: the daemon's deploy API does not
-	// carry the stack mark yet. (The registry delivers v1's notification
-	// once the daemon answers: a push deploy that finds web on v1 already.)
+	// carry the stack mark yet.
 	var first forge.Deploy
 	e.forgeJSON(&first, "deploy", "-f", stackFile, "-p", s.stack, "--swarm")
 	if sd, _ := first.Service("web"); first.Status != forge.StatusSucceeded || sd.Digest != d1 || sd.Pinned != s.repo+"@"+d1 {
@@ -211,7 +222,7 @@ services:
 		t.Fatalf("docker forge history %s: %v", s.stack, err)
 	}
 
-	d := e.startDaemon(s.secret, "--addr", s.addr)
+	d = e.startDaemon(s.secret, "--addr", s.addr)
 
 	// v2 is pushed: the registry's notification moves the service to it.
 	e.importImage(s.ref, "v2")
