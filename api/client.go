@@ -104,6 +104,7 @@ func (c *Client) Deploy(ctx context.Context, req dispatch.Request) (forge.Deploy
 	body := DeployBody{
 		Services: req.Services, ConfigFiles: req.Ref.ConfigFiles, WorkingDir: req.Ref.WorkingDir,
 		EnvFiles: req.Ref.EnvFiles, Profiles: req.Ref.Profiles, User: req.User, Build: req.Build, NoWait: req.NoWait,
+		Stack: req.Ref.Stack,
 	}
 	name := req.Ref.Name
 	if name == "" {

@@ -31,6 +31,9 @@ type DeployBody struct {
 	// NoWait refuses with 409 when another deploy of the project runs or
 	// is queued, instead of waiting for it.
 	NoWait bool `json:"no_wait,omitempty"`
+	// Stack deploys a swarm stack (deploy --swarm): ConfigFiles are its
+	// stack file.
+	Stack bool `json:"stack,omitempty"`
 }
 
 // RollbackBody is the body of POST /api/projects/{name}/rollback.
@@ -158,7 +161,7 @@ func (h *handlers) deploy(w http.ResponseWriter, r *http.Request) error {
 	req := dispatch.Request{
 		Ref: forge.ProjectRef{
 			Name: name, ConfigFiles: body.ConfigFiles, WorkingDir: body.WorkingDir,
-			EnvFiles: body.EnvFiles, Profiles: body.Profiles,
+			EnvFiles: body.EnvFiles, Profiles: body.Profiles, Stack: body.Stack,
 		},
 		Services: body.Services,
 		User:     who(r, body.User),

@@ -14,7 +14,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/docker-forge/docker-forge"
-	"github.com/docker-forge/docker-forge/api"
 	"github.com/docker-forge/docker-forge/dispatch"
 	"github.com/docker-forge/docker-forge/engine"
 )
@@ -92,11 +91,6 @@ its tag's current digest through the swarm, keeping its update_config.`,
 				return err
 			}
 			defer done()
-			if _, remote := b.(*api.Client); remote && ref.Stack && len(ref.ConfigFiles) > 0 {
-				// The daemon's deploy API does not carry "stack" yet: it
-				// would read the stack file as a compose project.
-				return errors.New("a stack's first deploy from its file runs without the daemon for now: stop docker forge serve, deploy, and start it again")
-			}
 			fmt.Fprintf(dockerCli.Err(), "Deploying %s...\n", nameOr(ref))
 			d, err := inTurn(dockerCli.Err(), o.noWait, func(noWait bool) (forge.Deploy, error) {
 				return b.Deploy(cmd.Context(), dispatch.Request{Ref: ref, Services: args, User: currentUser(), Build: o.build, NoWait: noWait})

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -9,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -243,7 +245,7 @@ func TestOnePushDeploysOnEveryEngine(t *testing.T) {
 		t.Fatalf("serve --context nosuch: %v\n%s", err, out)
 	}
 
-	d := e.startDaemon(secret, "--context", "default", "--context", "edge")
+	d := e.startDaemon(secret, "--context", "default", "--context", "edge", "--stats-schedule", "@every 1s")
 	startRegistry(t, regAddr, "http://"+d.addr+"/hooks/distribution", secret)
 	project := randomName("forge-e2e-engines-")
 	e.cleanupProject(project)
@@ -298,6 +300,32 @@ func TestOnePushDeploysOnEveryEngine(t *testing.T) {
 	}
 	if out := e.docker("forge", "history", "--context", "edge", project); !strings.Contains(out, "ENGINE") || !strings.Contains(out, "edge") {
 		t.Fatalf("history --context edge does not show the engine:\n%s", out)
+	}
+	// docker's own --context and DOCKER_CONTEXT name the engine too.
+	if out := e.docker("--context", "edge", "forge", "history", project); !strings.Contains(out, " edge ") || strings.Contains(out, " default ") {
+		t.Fatalf("docker --context edge forge history shows another engine:\n%s", out)
+	}
+	cmd := exec.Command("docker", "forge", "history", project, "--json")
+	cmd.Env = append(e.environ(), "DOCKER_CONTEXT=edge")
+	out, err := cmd.Output()
+	var viaEnv []forge.Deploy
+	if err == nil {
+		err = json.Unmarshal(out, &viaEnv)
+	}
+	if err != nil || len(viaEnv) == 0 || slices.ContainsFunc(viaEnv, func(d forge.Deploy) bool { return d.Engine != "edge" }) {
+		t.Fatalf("DOCKER_CONTEXT=edge docker forge history: %v\n%s", err, out)
+	}
+	// The collector samples every engine.
+	for i := 0; ; i++ {
+		var series []forge.StatSeries
+		e.forgeJSON(&series, "stats", "--context", "edge", project)
+		if len(series) > 0 && series[0].Engine == "edge" && len(series[0].Points) > 0 {
+			break
+		}
+		if i == 100 {
+			t.Fatalf("no stats of %s on edge: %+v", project, series)
+		}
+		sleep()
 	}
 
 	// The second engine goes down: the first deploys the next push at once,

@@ -148,7 +148,6 @@ func TestSwarmStack(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
-	d.stop(t)
 	stackFile := filepath.Join(t.TempDir(), "stack.yaml")
 	if err := os.WriteFile(stackFile, fmt.Appendf(nil, `version: "3.8"
 services:
@@ -204,8 +203,7 @@ services:
 		t.Fatalf("a broken stack file deployed services: %s", svcs)
 	}
 
-	// The first deploy runs in-process: the daemon's deploy API does not
-	// carry the stack mark yet.
+	// The first deploy, through the running daemon.
 	var first forge.Deploy
 	e.forgeJSON(&first, "deploy", "-f", stackFile, "-p", s.stack, "--swarm")
 	if sd, _ := first.Service("web"); first.Status != forge.StatusSucceeded || sd.Digest != d1 || sd.Pinned != s.repo+"@"+d1 {
@@ -221,8 +219,6 @@ services:
 	if _, err := e.tryDocker("forge", "history", s.stack); err != nil {
 		t.Fatalf("docker forge history %s: %v", s.stack, err)
 	}
-
-	d = e.startDaemon(s.secret, "--addr", s.addr)
 
 	// v2 is pushed: the registry's notification moves the service to it.
 	e.importImage(s.ref, "v2")

@@ -300,15 +300,17 @@ func (e *Engine) serviceContainers(ctx context.Context, project string) ([]conta
 // Running reports, per service, what the project's containers run now (a
 // swarm stack's: its tasks).
 func (e *Engine) Running(ctx context.Context, project string) (map[string]forge.Running, error) {
-	if svcs, ok, err := e.stack(ctx, project); err != nil || ok {
-		if err != nil {
-			return nil, err
-		}
-		return e.stackRunning(ctx, project, svcs)
-	}
 	items, err := e.serviceContainers(ctx, project)
 	if err != nil {
 		return nil, err
+	}
+	if len(items) == 0 {
+		if svcs, ok, err := e.stackOf(ctx, project); err != nil || ok {
+			if err != nil {
+				return nil, err
+			}
+			return e.stackRunning(ctx, project, svcs)
+		}
 	}
 	out := map[string]forge.Running{}
 	for _, c := range items {

@@ -14,15 +14,17 @@ import (
 // running or not, its healthcheck's status, when it started, how often it
 // restarted.
 func (e *Engine) Health(ctx context.Context, project string) (map[string]forge.Health, error) {
-	if svcs, ok, err := e.stack(ctx, project); err != nil || ok {
-		if err != nil {
-			return nil, err
-		}
-		return e.stackHealth(ctx, project, svcs)
-	}
 	items, err := e.serviceContainers(ctx, project)
 	if err != nil {
 		return nil, err
+	}
+	if len(items) == 0 {
+		if svcs, ok, err := e.stackOf(ctx, project); err != nil || ok {
+			if err != nil {
+				return nil, err
+			}
+			return e.stackHealth(ctx, project, svcs)
+		}
 	}
 	out := map[string]forge.Health{}
 	for _, c := range items {

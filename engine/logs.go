@@ -20,7 +20,7 @@ import (
 // container's name when the service has several; with follow it goes on
 // writing new lines until ctx ends.
 func (e *Engine) Logs(ctx context.Context, project, service string, tail int, follow bool, w io.Writer) error {
-	if _, ok, err := e.stack(ctx, project); err == nil && ok {
+	if _, ok, err := e.stackOf(ctx, project); err == nil && ok {
 		return fmt.Errorf("logs of %s/%s: a swarm stack's service: read them with docker service logs %s_%s", project, service, project, service)
 	}
 	items, err := e.serviceContainers(ctx, project)

@@ -87,14 +87,22 @@ func (e *Engine) requireManager(ctx context.Context) error {
 	return nil
 }
 
-// stack returns the services of the stack named project, and whether the
-// engine is a swarm manager running one by that name.
-func (e *Engine) stack(ctx context.Context, project string) ([]swarm.Service, bool, error) {
+// stackOf returns the services of the stack named project, and whether the
+// engine is a swarm manager running one by that name. Callers ask it only
+// for a project with no compose container: a compose project's reads never
+// depend on the swarm (which may be left, or never joined).
+func (e *Engine) stackOf(ctx context.Context, project string) ([]swarm.Service, bool, error) {
 	ok, err := e.swarmManager(ctx, false)
 	if err != nil || !ok {
 		return nil, false, err
 	}
 	svcs, err := e.stackServices(ctx, project)
+	if err != nil {
+		// The engine may have left the swarm since it was last asked.
+		if ok, ferr := e.swarmManager(ctx, true); ferr == nil && !ok {
+			return nil, false, nil
+		}
+	}
 	return svcs, len(svcs) > 0, err
 }
 
