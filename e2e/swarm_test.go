@@ -58,8 +58,15 @@ func joinSwarm(t *testing.T) {
 	default:
 		t.Skipf("the engine is in a swarm it does not manage (%s): not touching it", state)
 	}
+	// swarm init makes the docker_gwbridge network, which leaving keeps.
+	_, bridged := exec.Command("docker", "network", "inspect", "docker_gwbridge").CombinedOutput()
 	mustRun(t, "docker", "swarm", "init", "--advertise-addr", "127.0.0.1")
-	t.Cleanup(func() { mustRun(t, "docker", "swarm", "leave", "--force") })
+	t.Cleanup(func() {
+		mustRun(t, "docker", "swarm", "leave", "--force")
+		if bridged != nil {
+			mustRun(t, "docker", "network", "rm", "docker_gwbridge")
+		}
+	})
 }
 
 func mustRun(t *testing.T, name string, args ...string) string {
