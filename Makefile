@@ -28,14 +28,14 @@ services: ## install (if missing) and start the Docker engine the tests use
 	./scripts/services.sh
 
 test: services ## the whole suite: unit tests, the real-engine e2e tests, then each benchmark once (bench-smoke)
-	FORGE_E2E=1 $(GO) test -count=1 ./...
+	FORGE_E2E=1 $(GO) test -count=1 -timeout 20m ./...
 	$(MAKE) --no-print-directory bench-smoke
 
 test-unit: ## unit tests only (no engine)
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v /e2e)
 
 test-e2e: services
-	FORGE_E2E=1 $(GO) test -count=1 -v ./e2e
+	FORGE_E2E=1 $(GO) test -count=1 -timeout 20m -v ./e2e
 
 BENCH_OUT ?= bench.out
 bench: services ## every benchmark, then the table of figures against their goals (BENCHMARKS.md); FORGE_BENCH_WATCHTOWER=/path/to/watchtower adds the watchtower comparison

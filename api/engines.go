@@ -160,8 +160,21 @@ func (e Engines) Project(ctx context.Context, name string) (ProjectStatus, error
 	return l.Project(ctx, name)
 }
 
-// Stats is stats history on the named engine.
+// Stats is stats history on the named engine; with neither an engine nor a
+// project named, every engine's projects' totals (each series says its
+// engine).
 func (e Engines) Stats(ctx context.Context, q StatsQuery) ([]forge.StatSeries, error) {
+	if EngineFrom(ctx) == "" && q.Project == "" && len(e) > 1 {
+		var all []forge.StatSeries
+		for _, l := range e {
+			s, err := l.Stats(ctx, q)
+			if err != nil {
+				return nil, fmt.Errorf("engine %s: %w", l.Name, err)
+			}
+			all = append(all, s...)
+		}
+		return all, nil
+	}
 	l, err := e.pick(ctx)
 	if err != nil {
 		return nil, err

@@ -9,6 +9,8 @@ import (
 
 	"github.com/docker-forge/docker-forge"
 	"github.com/docker-forge/docker-forge/api"
+	"github.com/docker-forge/docker-forge/collector"
+	"github.com/docker-forge/docker-forge/ledger"
 )
 
 // TestEnginesRouteByContext: two engines behind one daemon, through the real
@@ -61,5 +63,46 @@ func TestEnginesRouteByContext(t *testing.T) {
 	}
 	if msg := err.Error(); !strings.Contains(msg, `"nosuch"`) || !strings.Contains(msg, "default, edge") {
 		t.Fatalf("the error does not say which engines the daemon drives: %q", msg)
+	}
+}
+
+// TestEnginesStatsOfEveryProject: the totals of every project, asked with no
+// engine (the dashboard's projects page), cover every engine, each series
+// with its engine, so shop on edge is not shown with shop's figures here.
+func TestEnginesStatsOfEveryProject(t *testing.T) {
+	home := openLedger(t)
+	now := time.Now().UTC().Truncate(time.Second)
+	for _, c := range []struct {
+		led *ledger.Ledger
+		cpu float64
+	}{{home, 10}, {home.Engine("edge"), 70}} {
+		err := c.led.WriteStats(ledger.StatsWrite{Series: map[string][]forge.StatSeries{collector.TierRaw: {
+			{Project: "shop", Points: []forge.StatPoint{{Time: now.Add(-time.Minute), CPU: c.cpu, Memory: 5, Samples: 1}}},
+		}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	at := func() time.Time { return now }
+	engines := api.Engines{
+		{Name: "default", Ledger: home, Engine: &fakeLister{}, Now: at},
+		{Name: "edge", Ledger: home.Engine("edge"), Engine: &fakeLister{}, Now: at},
+	}
+	all, err := engines.Stats(t.Context(), api.StatsQuery{})
+	if err != nil || len(all) != 2 {
+		t.Fatalf("totals of every engine = %+v, %v", all, err)
+	}
+	cpu := map[string]float64{}
+	for _, s := range all {
+		if s.Project == "shop" && len(s.Points) > 0 {
+			cpu[s.Engine] = s.Points[len(s.Points)-1].CPU
+		}
+	}
+	if cpu["default"] != 10 || cpu["edge"] != 70 {
+		t.Fatalf("shop's CPU by engine = %v, want 10 on default and 70 on edge", cpu)
+	}
+	one, err := engines.Stats(api.WithEngine(t.Context(), "edge"), api.StatsQuery{})
+	if err != nil || len(one) != 1 || one[0].Engine != "edge" {
+		t.Fatalf("totals on edge = %+v, %v", one, err)
 	}
 }

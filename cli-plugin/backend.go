@@ -37,7 +37,7 @@ func backend(ctx context.Context, dockerCli command.Cli, opts *globalOptions, lo
 	if err != nil {
 		return nil, nil, err
 	}
-	name := opts.localEngine(dockerCli)
+	name := opts.chosenEngine(dockerCli)
 	led := home.Engine(name)
 	engineCli, err := contextCli(dockerCli, name)
 	if err != nil {
@@ -47,11 +47,13 @@ func backend(ctx context.Context, dockerCli command.Cli, opts *globalOptions, lo
 	masker, err := opts.masker()
 	if err != nil {
 		_ = home.Close()
+		closeCli(dockerCli, engineCli)
 		return nil, nil, err
 	}
 	eng, err := engine.New(engineCli, log, engine.WithMasker(masker))
 	if err != nil {
 		_ = home.Close()
+		closeCli(dockerCli, engineCli)
 		return nil, nil, err
 	}
 	// Credentials for git deploys: a config this user cannot read leaves
@@ -63,10 +65,13 @@ func backend(ctx context.Context, dockerCli command.Cli, opts *globalOptions, lo
 	}
 	d := dispatch.New(dispatch.Config{
 		Engine: eng, Ledger: led, Logger: log, Secrets: append(registrySecrets(engineCli), secrets.all()...),
-		Git: gitsrc.New(gitsrc.Config{Root: opts.engineCheckouts(dockerCli, name), Logger: log}), GitCredentials: secrets.gitCredentials,
+		Git: gitsrc.New(gitsrc.Config{Root: opts.engineCheckouts(home.Home(), name), Logger: log}), GitCredentials: secrets.gitCredentials,
 		Notifier: cliNotifier(opts, led, log),
 	})
-	return api.Engines{{Name: name, Dispatcher: d, Ledger: led, Engine: eng, Channels: channelNames(led)}}, func() { _ = home.Close() }, nil
+	return api.Engines{{Name: name, Dispatcher: d, Ledger: led, Engine: eng, Channels: channelNames(led)}}, func() {
+		_ = home.Close()
+		closeCli(dockerCli, engineCli)
+	}, nil
 }
 
 // open returns the command's logger and backend; done releases the backend.

@@ -8,6 +8,14 @@ import (
 	"github.com/docker/cli/cli/flags"
 )
 
+// closeCli lets go of a CLI contextCli opened (an ssh endpoint's helper
+// process with it); the process's own is left alone.
+func closeCli(own, c command.Cli) {
+	if c != own {
+		_ = c.Client().Close()
+	}
+}
+
 // contextCli returns a docker CLI on the engine of the named docker context
 // (ssh, tcp with TLS, unix: whatever the docker CLI's context store holds):
 // the process's own when it is on that context already.

@@ -132,10 +132,11 @@ func checkStack(ctx context.Context, dockerCli command.Cli, g *globalOptions, o 
 			fmt.Fprintf(dockerCli.Err(), "warning: a swarm ignores these options of the stack file: %s\n", strings.Join(ignored, ", "))
 		}
 	}
-	cli, err := contextCli(dockerCli, g.localEngine(dockerCli))
+	cli, err := contextCli(dockerCli, g.chosenEngine(dockerCli))
 	if err != nil {
 		return err
 	}
+	defer closeCli(dockerCli, cli)
 	manager, err := engine.SwarmManager(ctx, cli.Client())
 	if err != nil {
 		return fmt.Errorf("deploy %s: %w", ref.Name, err)

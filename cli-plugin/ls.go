@@ -17,10 +17,12 @@ import (
 func newLsCommand(dockerCli command.Cli, g *globalOptions) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:     "ls [OPTIONS]",
-		Aliases: []string{"list"},
-		Short:   "List projects, their services (and which follow pushes), the digest each runs, and the last deploy",
-		Args:    cobra.NoArgs,
+		Use: "ls [OPTIONS]",
+		// Every engine's projects, unless one is named.
+		Annotations: map[string]string{annotationAllEngines: "true"},
+		Aliases:     []string{"list"},
+		Short:       "List projects, their services (and which follow pushes), the digest each runs, and the last deploy",
+		Args:        cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			b, done, err := g.open(cmd.Context(), dockerCli)
 			if err != nil {

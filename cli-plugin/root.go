@@ -80,7 +80,11 @@ whether or not it runs.`,
 			if len(opts.contexts) > 1 {
 				return fmt.Errorf("--context names one engine here (%s); serve alone takes several", strings.Join(opts.contexts, ", "))
 			}
-			cmd.SetContext(api.WithEngine(cmd.Context(), opts.chosenEngine(dockerCli)))
+			engine := opts.chosenEngine(dockerCli)
+			if cmd.Annotations[annotationAllEngines] == "true" && !opts.engineNamed(dockerCli) {
+				engine = "" // a listing covers every engine the daemon drives
+			}
+			cmd.SetContext(api.WithEngine(cmd.Context(), engine))
 			return nil
 		},
 	}
@@ -113,26 +117,25 @@ whether or not it runs.`,
 	return root
 }
 
-// chosenEngine is the engine a command names: its --context, else the
-// docker CLI's current context unless that is the default one, which names
-// none (the daemon's first engine answers then).
+// annotationAllEngines marks a listing (ls, top) that covers every engine
+// the daemon drives unless one is named.
+const annotationAllEngines = "forge.all-engines"
+
+// chosenEngine is the engine a command acts on, with or without a daemon:
+// its --context, else the docker CLI's current context (docker --context,
+// DOCKER_CONTEXT, docker context use). It is always named to the daemon,
+// so a command never acts on another engine's project of the same name.
 func (o *globalOptions) chosenEngine(dockerCli command.Cli) string {
 	if len(o.contexts) > 0 {
 		return o.contexts[0]
 	}
-	if c := dockerCli.CurrentContext(); c != command.DefaultContextName {
-		return c
-	}
-	return ""
+	return dockerCli.CurrentContext()
 }
 
-// localEngine is the engine a command acts on when no daemon runs: the one
-// it names, else the current context.
-func (o *globalOptions) localEngine(dockerCli command.Cli) string {
-	if len(o.contexts) > 0 {
-		return o.contexts[0]
-	}
-	return dockerCli.CurrentContext()
+// engineNamed reports whether the person named an engine: --context, or a
+// current context other than the default one.
+func (o *globalOptions) engineNamed(dockerCli command.Cli) bool {
+	return len(o.contexts) > 0 || dockerCli.CurrentContext() != command.DefaultContextName
 }
 
 func envOr(key, def string) string {
@@ -162,10 +165,10 @@ func (o *globalOptions) socketPath() string { return filepath.Join(o.dataDir, "f
 func (o *globalOptions) checkoutsPath() string { return filepath.Join(o.dataDir, "checkouts") }
 
 // engineCheckouts is where forge keeps an engine's checkouts: each engine's
-// apart (shop on edge is not shop here), the current context's where a
+// apart (shop on edge is not shop here), the ledger's home engine's where a
 // single-engine forge kept them. No project name starts with @.
-func (o *globalOptions) engineCheckouts(dockerCli command.Cli, engine string) string {
-	if engine == dockerCli.CurrentContext() {
+func (o *globalOptions) engineCheckouts(home, engine string) string {
+	if engine == home {
 		return o.checkoutsPath()
 	}
 	return filepath.Join(o.checkoutsPath(), "@"+engine)

@@ -348,7 +348,7 @@ func newEngineUnit(ctx context.Context, dockerCli command.Cli, name string, led 
 	if err := eng.Ping(ctx); err != nil {
 		log.Warn("docker engine not reachable yet; its deploys wait in the queue until it is", "error", err)
 	}
-	checkouts := g.engineCheckouts(dockerCli, name)
+	checkouts := g.engineCheckouts(led.Home(), name)
 	// Every engine's metrics carry its name.
 	reg = prometheus.WrapRegistererWith(prometheus.Labels{"engine": name}, reg)
 	disp := dispatch.New(dispatch.Config{

@@ -263,8 +263,10 @@ func newTopCommand(dockerCli command.Cli, g *globalOptions) *cobra.Command {
 		asJSON bool
 	)
 	cmd := &cobra.Command{
-		Use:   "top [OPTIONS]",
-		Short: "Show the compose containers using the most CPU or memory",
+		Use: "top [OPTIONS]",
+		// Every engine's containers, unless one is named.
+		Annotations: map[string]string{annotationAllEngines: "true"},
+		Short:       "Show the compose containers using the most CPU or memory",
 		Long: `Show the compose containers using the most CPU or memory, from each one's
 latest sample by the collector of "docker forge serve" (samples older than
 twice its interval, or 2 minutes, are left out). NAME is project/service.`,

@@ -1,6 +1,7 @@
 package dispatch
 
 import (
+	"cmp"
 	"fmt"
 
 	"github.com/docker-forge/docker-forge"
@@ -138,7 +139,9 @@ func (d *Dispatcher) notifications(j *job) []ledger.OutboxEntry {
 	if p.Ref.Name == "" {
 		p.Ref.Name = j.deploy.Project
 	}
-	return d.notifier.Notifications(j.deploy, p)
+	dep := j.deploy
+	dep.Engine = cmp.Or(dep.Engine, d.led.Scope())
+	return d.notifier.Notifications(dep, p)
 }
 
 // notificationsOf is notifications for a record made in a transaction (the

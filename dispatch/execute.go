@@ -1,6 +1,7 @@
 package dispatch
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -21,6 +22,9 @@ func (d *Dispatcher) execute(ctx context.Context, j *job) error {
 	d.setActive(j.ref.Name, 0)
 	defer d.clearActive(j.ref.Name)
 	dep := &j.deploy
+	// The ledger marks what it writes with its engine; the copy that goes
+	// to notifications (made before the final write) says it too.
+	dep.Engine = cmp.Or(dep.Engine, d.led.Scope())
 	dep.Status = forge.StatusRunning
 	dep.Started = d.now()
 	dep.Phases = forge.Phases{}

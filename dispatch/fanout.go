@@ -3,6 +3,7 @@ package dispatch
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 
@@ -16,9 +17,11 @@ import (
 type Fanout []*Dispatcher
 
 // Submit submits events to every engine's dispatcher at once and joins
-// their answers. Something queued anywhere is an answer; the first error
-// is returned too (the webhook then answers it, and the sender's retry
-// joins the deploys already queued).
+// their answers. Something queued anywhere is the answer, and an engine
+// that could not take the push (its queue full, an error other than being
+// down) is logged: failing the delivery would make the sender retry it,
+// and every retry would deploy again where it was queued. Only when no
+// engine queued anything is an error returned, for the sender to retry.
 func (f Fanout) Submit(ctx context.Context, events []forge.Event) ([]forge.QueuedDeploy, string, error) {
 	if len(f) == 1 {
 		return f[0].Submit(ctx, events)
@@ -42,17 +45,22 @@ func (f Fanout) Submit(ctx context.Context, events []forge.Event) ([]forge.Queue
 		whys   []string
 		errs   []error
 	)
-	for _, a := range answers {
+	for i, a := range answers {
 		queued = append(queued, a.queued...)
 		if a.err != nil {
-			errs = append(errs, a.err)
+			errs = append(errs, fmt.Errorf("engine %s: %w", f[i].led.Scope(), a.err))
 		}
 		if a.ignored != "" && !containsString(whys, a.ignored) {
 			whys = append(whys, a.ignored)
 		}
 	}
 	if len(queued) > 0 {
-		return queued, "", errors.Join(errs...)
+		for i, a := range answers {
+			if a.err != nil {
+				f[i].log.Error("push not queued on this engine; the others took it", "engine", f[i].led.Scope(), "error", f[i].scrub.String(a.err.Error()))
+			}
+		}
+		return queued, "", nil
 	}
 	if len(errs) > 0 {
 		return nil, "", errors.Join(errs...)

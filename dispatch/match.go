@@ -12,7 +12,9 @@ import (
 	"github.com/docker-forge/docker-forge"
 )
 
-// listTimeout bounds how long Submit waits for the engine's list of projects.
+// listTimeout bounds how long Submit waits for the engine's list of
+// projects, and for each project's model (a stack's is read from the
+// engine).
 const listTimeout = 5 * time.Second
 
 // Submit matches image events to the forge-enabled services of every known
@@ -47,7 +49,9 @@ func (d *Dispatcher) Submit(ctx context.Context, events []forge.Event) ([]forge.
 	)
 	byProject := map[string]*hit{}
 	for _, ref := range refs {
-		p, err := d.eng.LoadProject(ctx, ref)
+		loadCtx, cancel := context.WithTimeout(ctx, listTimeout)
+		p, err := d.eng.LoadProject(loadCtx, ref)
+		cancel()
 		if err != nil {
 			d.log.Warn("project skipped: compose model does not load", "project", ref.Name)
 			d.log.Debug("project load error", "project", ref.Name, "error", d.scrub.String(err.Error()))

@@ -54,8 +54,10 @@ type Engine struct {
 	// they are left to the engine).
 	heads    *registry.Client
 	headless sync.Map
-	// swarm caches whether the engine is a swarm manager (see swarm.go).
-	swarm managerCache
+	// swarm caches whether the engine is a swarm manager (see swarm.go),
+	// lastStacks each stack's model as last read (name -> forge.Project).
+	swarm      managerCache
+	lastStacks sync.Map
 }
 
 // headRetry is how long a registry forge could not reach itself is left

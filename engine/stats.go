@@ -20,29 +20,39 @@ import (
 // or vanished: it has no reading, which is not a reading of zero.
 var ErrNotRunning = errors.New("container is not running")
 
-// StatsTargets lists the running containers that carry compose labels, with
-// the project and service each belongs to: what the collector samples.
+// StatsTargets lists the running containers that carry compose labels, and
+// the task containers of swarm stacks, with the project (the stack) and
+// service each belongs to: what the collector samples.
 func (e *Engine) StatsTargets(ctx context.Context) ([]forge.ContainerSample, error) {
-	res, err := e.cli.Client().ContainerList(ctx, client.ContainerListOptions{
-		Filters: make(client.Filters).Add("label", forge.ComposeProjectLabel).Add("status", "running"),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list running containers: %w", classify(err))
-	}
-	out := make([]forge.ContainerSample, 0, len(res.Items))
-	for _, c := range res.Items {
-		svc := c.Labels[forge.ComposeServiceLabel]
-		if svc == "" {
-			continue
+	var out []forge.ContainerSample
+	for _, label := range []string{forge.ComposeProjectLabel, forge.StackNamespaceLabel} {
+		res, err := e.cli.Client().ContainerList(ctx, client.ContainerListOptions{
+			Filters: make(client.Filters).Add("label", label).Add("status", "running"),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("list running containers: %w", classify(err))
 		}
-		name := c.ID[:min(12, len(c.ID))]
-		if len(c.Names) > 0 {
-			name = strings.TrimPrefix(c.Names[0], "/")
+		for _, c := range res.Items {
+			project, svc := c.Labels[forge.ComposeProjectLabel], c.Labels[forge.ComposeServiceLabel]
+			if label == forge.StackNamespaceLabel {
+				project = c.Labels[forge.StackNamespaceLabel]
+				svc = shortName(project, c.Labels[swarmServiceLabel])
+			}
+			if svc == "" || project == "" {
+				continue
+			}
+			name := c.ID[:min(12, len(c.ID))]
+			if len(c.Names) > 0 {
+				name = strings.TrimPrefix(c.Names[0], "/")
+			}
+			out = append(out, forge.ContainerSample{ID: c.ID, Name: name, Project: project, Service: svc})
 		}
-		out = append(out, forge.ContainerSample{ID: c.ID, Name: name, Project: c.Labels[forge.ComposeProjectLabel], Service: svc})
 	}
 	return out, nil
 }
+
+// swarmServiceLabel names the swarm service a task container runs for.
+const swarmServiceLabel = "com.docker.swarm.service.name"
 
 // ContainerStats takes one reading of target's container. With previous,
 // the engine takes two readings a second apart and returns the earlier one

@@ -58,15 +58,20 @@ func SwarmManager(ctx context.Context, c client.SystemAPIClient) (bool, error) {
 // last answer unless it is older than managerTTL or fresh is asked for.
 func (e *Engine) swarmManager(ctx context.Context, fresh bool) (bool, error) {
 	e.swarm.mu.Lock()
-	defer e.swarm.mu.Unlock()
 	if !fresh && !e.swarm.checked.IsZero() && time.Since(e.swarm.checked) < managerTTL {
-		return e.swarm.manager, nil
+		ok := e.swarm.manager
+		e.swarm.mu.Unlock()
+		return ok, nil
 	}
+	e.swarm.mu.Unlock()
+	// Asked without the lock: a hung link holds back this caller alone.
 	ok, err := SwarmManager(ctx, e.cli.Client())
 	if err != nil {
 		return false, err
 	}
+	e.swarm.mu.Lock()
 	e.swarm.manager, e.swarm.checked = ok, time.Now()
+	e.swarm.mu.Unlock()
 	return ok, nil
 }
 
@@ -160,8 +165,23 @@ func (e *Engine) withStacks(ctx context.Context, refs []forge.ProjectRef) []forg
 }
 
 // loadStack is LoadProject for a stack: read from its services on the
-// engine, or, for a stack not deployed yet, from its stack file.
+// engine, or, for a stack not deployed yet, from its stack file. While the
+// engine cannot be reached, the model it last gave stands in, so a push
+// for the stack waits in the queue rather than being dropped.
 func (e *Engine) loadStack(ctx context.Context, ref forge.ProjectRef) (forge.Project, error) {
+	p, err := e.readStack(ctx, ref)
+	if errors.Is(err, ErrUnavailable) {
+		if last, ok := e.lastStacks.Load(ref.Name); ok {
+			return cloneProject(last.(forge.Project)), nil
+		}
+	}
+	if err == nil && len(p.Services) > 0 {
+		e.lastStacks.Store(ref.Name, cloneProject(p))
+	}
+	return p, err
+}
+
+func (e *Engine) readStack(ctx context.Context, ref forge.ProjectRef) (forge.Project, error) {
 	if err := e.requireManager(ctx); err != nil {
 		return forge.Project{}, fmt.Errorf("load stack %s: %w", ref.Name, err)
 	}

@@ -29,7 +29,8 @@ func taskRunning(t swarm.Task) bool {
 }
 
 // desiredTasks is how many tasks a service is to run: its replicas, or, in
-// global mode, one per node that is to run one.
+// global mode, one per node that is to run one, and at least one: a global
+// service whose tasks are not scheduled yet has not converged.
 func desiredTasks(s swarm.Service, tasks []swarm.Task) int {
 	if r := s.Spec.Mode.Replicated; r != nil && r.Replicas != nil {
 		return int(*r.Replicas)
@@ -46,7 +47,7 @@ func desiredTasks(s swarm.Service, tasks []swarm.Task) int {
 		}
 		nodes[t.NodeID] = true
 	}
-	return n + len(nodes)
+	return max(n+len(nodes), 1)
 }
 
 // newest returns the task among tasks that ok accepts whose status changed

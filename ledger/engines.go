@@ -21,6 +21,9 @@ const DefaultEngine = "default"
 var (
 	bucketMeta = []byte("meta")
 	keyLayout  = []byte("layout")
+	// keyHome names the engine a single-engine ledger was moved to (or,
+	// for a ledger made with engines, the one it was first opened for).
+	keyHome = []byte("home")
 	// layoutEngines is the layout with projects keyed by engine.
 	layoutEngines = []byte("engines")
 )
@@ -37,6 +40,11 @@ func (l *Ledger) Engine(name string) *Ledger {
 
 // Scope is the engine the view reads and writes.
 func (l *Ledger) Scope() string { return l.scope }
+
+// Home is the engine the ledger's single-engine past belongs to: what
+// forge kept outside the ledger before engines (git checkouts) is that
+// engine's.
+func (l *Ledger) Home() string { return l.home }
 
 // key is where the view keeps one of its engine's projects.
 func (l *Ledger) key(project string) []byte {
@@ -59,6 +67,14 @@ func deployKey(d forge.Deploy) []byte {
 	return []byte(d.Engine + "/" + d.Project)
 }
 
+// readHome is the engine migrate recorded.
+func readHome(tx *bolt.Tx) string {
+	if meta := tx.Bucket(bucketMeta); meta != nil {
+		return string(meta.Get(keyHome))
+	}
+	return ""
+}
+
 // migrate moves a ledger written before projects were keyed by engine to
 // the engine named home (the one that single-engine forge drove): every
 // project's deploys, index entries, project record and stats series. It
@@ -70,6 +86,9 @@ func migrate(tx *bolt.Tx, home string) error {
 	}
 	if bytes.Equal(meta.Get(keyLayout), layoutEngines) {
 		return nil
+	}
+	if err := meta.Put(keyHome, []byte(home)); err != nil {
+		return err
 	}
 	prefix := func(name []byte) []byte { return append([]byte(home+"/"), name...) }
 	// Deploys: each project's bucket, its records marked with the engine.

@@ -65,11 +65,15 @@ func TestOpenMovesASingleEngineLedgerToItsEngine(t *testing.T) {
 	at := time.Now().Truncate(time.Second).UTC()
 	writeSingleEngineLedger(t, path, at)
 
-	for run := range 2 { // the second Open finds the new layout and moves nothing
-		l, err := Open(path, Options{Engine: "prod", Timeout: 100 * time.Millisecond})
+	for run := range 2 { // the second Open, for another engine, finds the new layout and moves nothing
+		l, err := Open(path, Options{Engine: []string{"prod", "edge"}[run], Timeout: 100 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
 		}
+		if l.Home() != "prod" {
+			t.Fatalf("run %d: home = %q, want prod, where the single-engine past went", run, l.Home())
+		}
+		l = l.Engine("prod")
 		h, err := l.History("shop", 0)
 		if err != nil || len(h) != 3+run || h[run].ID != 3 || h[len(h)-1].Services[0].Digest != "sha256:01" {
 			t.Fatalf("run %d: history after the move = %+v, %v", run, h, err)

@@ -60,8 +60,8 @@ type Ledger struct {
 	keep   int
 	claims *claims
 	// scope is the engine whose projects this view reads and writes (see
-	// Engine): projects are keyed by engine and name.
-	scope string
+	// Engine): projects are keyed by engine and name. home is Home's.
+	scope, home string
 	// group commits the writes of webhooks arriving together in one
 	// transaction (see group).
 	group *group
@@ -95,19 +95,24 @@ func Open(path string, opts Options) (*Ledger, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open ledger %s: %w", path, err)
 	}
+	var home string
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bucketDeploys, bucketIndex, bucketProjects} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
 		}
-		return migrate(tx, opts.Engine)
+		if err := migrate(tx, opts.Engine); err != nil {
+			return err
+		}
+		home = readHome(tx)
+		return nil
 	})
 	if err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("open ledger %s: create buckets: %w", path, err)
 	}
-	return &Ledger{db: db, keep: opts.Keep, group: &group{db: db}, claims: &claims{}, scope: opts.Engine}, nil
+	return &Ledger{db: db, keep: opts.Keep, group: &group{db: db}, claims: &claims{}, scope: opts.Engine, home: home}, nil
 }
 
 // Close releases the file.

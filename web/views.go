@@ -157,7 +157,7 @@ func projectRows(l *Locale, ps []api.ProjectStatus, totals []forge.StatSeries) (
 	byProject := map[string]forge.StatSeries{}
 	for _, s := range totals {
 		if s.Service == "" {
-			byProject[s.Project] = s
+			byProject[s.Engine+"/"+s.Project] = s
 		}
 	}
 	var rows []projectRow
@@ -169,7 +169,7 @@ func projectRows(l *Locale, ps []api.ProjectStatus, totals []forge.StatSeries) (
 		if len(row.Services) == 0 {
 			row.Services = []serviceRow{{}} // a row saying there are none
 		}
-		times, cpu, mem := seriesValues(byProject[p.Name])
+		times, cpu, mem := seriesValues(byProject[p.Engine+"/"+p.Name])
 		row.CPU = newSparkline(times, cpu, l.Percent)
 		row.Memory = newSparkline(times, mem, func(v float64) string { return l.Bytes(uint64(v)) })
 		rows = append(rows, row)
