@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,10 +11,10 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"golang.org/x/sys/unix"
 
 	"github.com/docker-forge/docker-forge"
@@ -25,12 +24,11 @@ import (
 // namespace of its own (started outside one it would take the first engine's
 // docker0), with its own socket, data root and exec root.
 type secondEngine struct {
+	procLog
 	t        testing.TB
 	netns    string
 	dir      string
 	sock     string
-	mu       sync.Mutex
-	log      bytes.Buffer
 	cmd      *exec.Cmd
 	done     chan struct{}
 	forwards []net.Listener
@@ -103,30 +101,9 @@ func (s *secondEngine) start() {
 
 // stop ends dockerd as a host going down would, its containers with it.
 func (s *secondEngine) stop() {
-	select {
-	case <-s.done:
-		return
-	default:
+	if interrupt(s.cmd.Process, s.done, 30*time.Second) {
+		s.t.Logf("the second dockerd did not stop on SIGINT within 30s:\n%s", s.Log())
 	}
-	_ = s.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-s.done:
-	case <-time.After(30 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-s.done
-	}
-}
-
-func (s *secondEngine) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.log.Write(p)
-}
-
-func (s *secondEngine) Log() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.log.String()
 }
 
 // forward makes addr (a 127.0.0.1 host:port of this machine, such as the
@@ -261,6 +238,7 @@ func TestOnePushDeploysOnEveryEngine(t *testing.T) {
     labels:
       forge.enable: "true"
 `, ref))
+	firstID := map[string]uint64{}
 	for _, ctx := range []string{"default", "edge"} {
 		var first forge.Deploy
 		e.forgeJSON(&first, "deploy", "--context", ctx, "-f", compose, "-p", project)
@@ -270,6 +248,7 @@ func TestOnePushDeploysOnEveryEngine(t *testing.T) {
 		if img, state := e.imageOn(ctx, project); img != repo+"@"+d1 || state != "running" {
 			t.Fatalf("web on %s runs %s (%s), want %s@%s", ctx, img, state, repo, d1)
 		}
+		firstID[ctx] = first.ID
 	}
 
 	// One push, two engines.
@@ -358,6 +337,37 @@ func TestOnePushDeploysOnEveryEngine(t *testing.T) {
 	}
 	if img, state := e.imageOn("edge", project); img != repo+"@"+d3 || state != "running" {
 		t.Fatalf("web on edge runs %s (%s) after catching up, want %s@%s running", img, state, repo, d3)
+	}
+
+	// The dashboard lists the project on both engines; its page on edge
+	// rolls back on edge, and only there.
+	var adminTok struct {
+		Token string `json:"token"`
+	}
+	e.forgeJSON(&adminTok, "token", "create", "--name", "admin-e2e", "--role", "admin")
+	b := newBrowser(t)
+	a := b.person()
+	base := "http://" + d.addr
+	b.signIn(a, base, adminTok.Token, "01-projects-on-two-engines")
+	if n := b.count(a, fmt.Sprintf(`a[href="/projects/%s?context=edge"]`, project)); n == 0 {
+		t.Fatalf("the projects page has no link to %s on edge:\n%s", project, b.text(a, "table.projects"))
+	}
+	b.do(a, "open the project on edge",
+		chromedp.Navigate(base+"/projects/"+project+"?context=edge"),
+		chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`button[data-rollback="%d"]`, firstID["edge"]))))
+	b.shot(a, "02-project-on-edge")
+	b.do(a, "open the rollback confirmation",
+		chromedp.Click(chromedp.CSS(fmt.Sprintf(`button[data-rollback="%d"]`, firstID["edge"]))),
+		chromedp.WaitVisible(chromedp.CSS("#rollback-body table.changes")))
+	b.do(a, "confirm the rollback", chromedp.Click(chromedp.CSS("#rollback-confirm")))
+	rb := e.waitOn("edge", project, func(h []forge.Deploy) bool { return h[0].Reason == forge.ReasonRollback })[0]
+	b.do(a, "the rollback's row appears", chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf("#deploy-%d .status-succeeded", rb.ID))))
+	b.shot(a, "03-edge-after-rollback")
+	if img, _ := e.imageOn("edge", project); img != repo+"@"+d1 || rb.RollbackOf != firstID["edge"] {
+		t.Fatalf("edge after the page's rollback runs %s (%+v), want %s@%s", img, rb, repo, d1)
+	}
+	if img, _ := e.imageOn("default", project); img != repo+"@"+d3 || e.historyOn("default", project)[0].Reason == forge.ReasonRollback {
+		t.Fatalf("the rollback on edge's page moved the default engine's project to %s", img)
 	}
 
 	// Bad input: an engine the daemon does not drive, one that does not

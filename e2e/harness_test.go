@@ -186,24 +186,48 @@ func (e *env) history(project string) []forge.Deploy {
 
 // daemon is a running `docker-forge serve`.
 type daemon struct {
+	procLog
 	addr string
 	cmd  *exec.Cmd
-	mu   sync.Mutex
-	log  bytes.Buffer
 	done chan struct{}
 }
 
-func (d *daemon) Write(p []byte) (int, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.log.Write(p)
+// procLog is what a process wrote, read while it still writes.
+type procLog struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
 }
 
-// Log returns what the daemon logged so far.
-func (d *daemon) Log() string {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.log.String()
+func (l *procLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+// Log returns what the process wrote so far.
+func (l *procLog) Log() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// interrupt stops a process with SIGINT, as a person or an init system
+// would, and kills it after grace; it reports whether it had to.
+func interrupt(p *os.Process, done <-chan struct{}, grace time.Duration) (killed bool) {
+	select {
+	case <-done:
+		return false
+	default:
+	}
+	_ = p.Signal(os.Interrupt)
+	select {
+	case <-done:
+		return false
+	case <-time.After(grace):
+		_ = p.Kill()
+		<-done
+		return true
+	}
 }
 
 // startDaemon runs docker-forge standalone, as under systemd.
@@ -255,12 +279,7 @@ func (d *daemon) stop(t testing.TB) {
 		return
 	default:
 	}
-	_ = d.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-d.done:
-	case <-time.After(20 * time.Second):
-		_ = d.cmd.Process.Kill()
-		<-d.done
+	if interrupt(d.cmd.Process, d.done, 20*time.Second) {
 		t.Errorf("daemon did not stop on SIGINT within 20s")
 	}
 	if t.Failed() {

@@ -136,8 +136,9 @@ func TestStatsOfTwoProjects(t *testing.T) {
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	for _, want := range []string{
-		fmt.Sprintf(`forge_service_cpu_percent{project=%q,service="busy"}`, busyProject),
-		fmt.Sprintf(`forge_deploys_total{project=%q,status="succeeded"} 1`, quietProject),
+		// Each engine's series carry its name.
+		fmt.Sprintf(`forge_service_cpu_percent{engine="default",project=%q,service="busy"}`, busyProject),
+		fmt.Sprintf(`forge_deploys_total{engine="default",project=%q,status="succeeded"} 1`, quietProject),
 		"forge_collector_run_duration_seconds_count",
 		"forge_deploy_duration_seconds_bucket",
 	} {

@@ -141,7 +141,7 @@ func TestSwarmStack(t *testing.T) {
 	e := s.e
 	// The daemon hears of the first images (and has nothing to deploy), so
 	// the registry has no notification left to deliver late.
-	d := e.startDaemon(s.secret, "--addr", s.addr)
+	d := e.startDaemon(s.secret, "--addr", s.addr, "--stats-schedule", "@every 1s")
 	e.importImage(s.ref, "v1")
 	d1 := e.push(s.ref)
 	apiRef := s.repo + "-api:live"
@@ -274,6 +274,19 @@ services:
 	}
 	if img, now := s.specImage(t), s.runningTask(t); img != s.ref+"@"+d1 || now.Version != "v1" || now.Image != s.ref+"@"+d1 {
 		t.Fatalf("after the rollback the spec is %s and the task %+v, want %s@%s serving v1", img, now, s.ref, d1)
+	}
+
+	// The collector samples the stack's tasks, by service.
+	for i := 0; ; i++ {
+		var series []forge.StatSeries
+		e.forgeJSON(&series, "stats", s.stack, "--service", "web")
+		if len(series) > 0 && series[0].Service == "web" && len(series[0].Points) > 0 {
+			break
+		}
+		if i == 100 {
+			t.Fatalf("no stats of the stack's web service: %+v", series)
+		}
+		sleep()
 	}
 
 	// api's update_config pauses on failure instead: its tasks that do not

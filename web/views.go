@@ -352,6 +352,8 @@ func windowLinks(l *Locale, current string) []windowLink {
 type projectView struct {
 	page
 	Name, WorkingDir  string
+	Engine            string // the docker context it runs on
+	Stack             bool   // a swarm stack
 	Error, Attention  string
 	StateUnknown      bool
 	Services          []serviceRow

@@ -442,7 +442,7 @@ func (s *Server) projectPage(w http.ResponseWriter, r *http.Request, pg page) er
 	}
 	pg.Page, pg.Title, pg.UsesCharts = "project", name, true
 	pg.EngineDown = p.Error == api.ReasonEngineDown
-	v := projectView{page: pg, Name: p.Name, WorkingDir: p.WorkingDir, Error: p.Error, Attention: p.Attention, StateUnknown: p.StateUnknown,
+	v := projectView{page: pg, Name: p.Name, WorkingDir: p.WorkingDir, Engine: p.Engine, Stack: p.Stack, Error: p.Error, Attention: p.Attention, StateUnknown: p.StateUnknown,
 		Services: serviceRows(p.Services), History: hv, CanDeploy: pg.User.Admin(), CanLog: pg.User.Admin() || s.cfg.ViewerLogs,
 		Window: win, Windows: windowLinks(pg.L, win),
 		Chart: chartView{L: pg.L, Src: "/api/projects/" + url.PathEscape(p.Name) + "/stats", Window: win}}

@@ -710,6 +710,7 @@ func TestAnotherEnginesProjectKeepsItsEngine(t *testing.T) {
 	}
 	for _, want := range []string{
 		`data-context="edge"`,
+		`<p class="meta engine">on edge · swarm stack</p>`,
 		`/projects/shop/logs?service=web&amp;context=edge`,
 		`href="?window=6h&amp;context=edge"`,
 	} {
