@@ -206,7 +206,9 @@ func (d *Dispatcher) converge(ctx context.Context, j *job) (string, error) {
 	}
 	// A project with no container at all is brought up whole by a manual
 	// deploy; a push or a rollback touches only its services.
-	whole := len(before) == 0 && dep.Reason == forge.ReasonManual
+	// So is a stack deployed by hand from its file, as docker stack deploy
+	// applies it.
+	whole := (len(before) == 0 || j.ref.Stack && len(j.ref.ConfigFiles) > 0) && dep.Reason == forge.ReasonManual
 	dep.Phases.Resolve = clock.lap()
 	res, err := d.eng.Up(ctx, forge.UpRequest{Ref: j.ref, Pins: pins, Whole: whole, Restore: restore})
 	clock.lap() // the engine splits its own time: pull, then recreate

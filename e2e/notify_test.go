@@ -321,7 +321,7 @@ services:
 			"web: " + d1[:19] + " → " + d2[:19] + " (new digest)",
 			"push · distribution",
 			fmt.Sprintf("deploy %d", pushed.ID),
-			fmt.Sprintf("https://forge.example.test/projects/%s#deploy-%d", project, pushed.ID),
+			fmt.Sprintf("https://forge.example.test/projects/%s?context=default#deploy-%d", project, pushed.ID),
 		} {
 			if !strings.Contains(push, part) {
 				t.Errorf("%s: the push deploy's message lacks %q:\n%s", name, part, push)

@@ -306,6 +306,32 @@ services:
 	if img := strings.TrimSpace(e.docker("service", "inspect", "-f", "{{.Spec.TaskTemplate.ContainerSpec.Image}}", s.stack+"_api")); img != apiRef+"@"+a1 {
 		t.Fatalf("api's image after forge's rollback is %s, want %s@%s", img, apiRef, a1)
 	}
+	// A deploy by hand from the stack file applies it, as docker stack
+	// deploy does: an edit of the file reaches the service, its image
+	// pinned to its tag's digest (good images again, first).
+	e.importImage(s.ref, "v4")
+	d4 := e.push(s.ref)
+	e.waitFor(s.stack, func(h []forge.Deploy) bool { sd, _ := h[0].Service("web"); return sd.Digest == d4 })
+	e.importImage(apiRef, "api3")
+	a3 := e.push(apiRef)
+	e.waitFor(s.stack, func(h []forge.Deploy) bool { sd, _ := h[0].Service("api"); return sd.Digest == a3 })
+	edited, err := os.ReadFile(stackFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited = []byte(strings.Replace(string(edited), "    init: true\n", "    init: true\n    environment:\n      COLOR: blue\n", 1))
+	if err := os.WriteFile(stackFile, edited, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var again forge.Deploy
+	e.forgeJSON(&again, "deploy", "-f", stackFile, "-p", s.stack, "--swarm")
+	if again.Status != forge.StatusSucceeded {
+		t.Fatalf("deploy of the edited stack file = %+v", again)
+	}
+	env := e.docker("service", "inspect", "-f", "{{json .Spec.TaskTemplate.ContainerSpec.Env}}", s.service)
+	if !strings.Contains(env, "COLOR=blue") || s.specImage(t) != s.ref+"@"+d4 {
+		t.Fatalf("after a deploy of the edited file the service has env %s and image %s, want COLOR=blue and %s@%s", env, s.specImage(t), s.ref, d4)
+	}
 	t.Logf("history:\n%s", e.docker("forge", "history", "-v", s.stack))
 	if strings.Contains(d.Log(), registryPassword) {
 		t.Error("the daemon logged the registry password")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"slices"
 	"strings"
@@ -164,10 +165,12 @@ func (e *Engine) withStacks(ctx context.Context, refs []forge.ProjectRef) []forg
 	return refs
 }
 
-// loadStack is LoadProject for a stack: read from its services on the
-// engine, or, for a stack not deployed yet, from its stack file. While the
-// engine cannot be reached, the model it last gave stands in, so a push
-// for the stack waits in the queue rather than being dropped.
+// loadStack is LoadProject for a stack: read from its stack file when it
+// was deployed from one (as a compose project is read from its compose
+// file: what a manual deploy brings up is the file's), else from its
+// services on the engine. While the engine cannot be reached, the model it
+// last gave stands in, so a push for the stack waits in the queue rather
+// than being dropped.
 func (e *Engine) loadStack(ctx context.Context, ref forge.ProjectRef) (forge.Project, error) {
 	p, err := e.readStack(ctx, ref)
 	if errors.Is(err, ErrUnavailable) {
@@ -182,6 +185,22 @@ func (e *Engine) loadStack(ctx context.Context, ref forge.ProjectRef) (forge.Pro
 }
 
 func (e *Engine) readStack(ctx context.Context, ref forge.ProjectRef) (forge.Project, error) {
+	out := forge.Project{Ref: ref}
+	out.Ref.Stack = true
+	if len(ref.ConfigFiles) > 0 {
+		cfg, _, err := loadStackFile(ref.ConfigFiles, ref.WorkingDir)
+		switch {
+		case err == nil:
+			for _, s := range cfg.Services {
+				out.Services = append(out.Services, forge.Service{Name: s.Name, Image: s.Image, Labels: mergeLabels(s.Deploy.Labels, s.Labels)})
+			}
+			return out, nil
+		case !errors.Is(err, fs.ErrNotExist):
+			return forge.Project{}, fmt.Errorf("load stack %s: %w", ref.Name, err)
+		}
+		// The file is gone: the stack as it runs is what there is.
+		out.Ref.ConfigFiles, out.Ref.WorkingDir = nil, ""
+	}
 	if err := e.requireManager(ctx); err != nil {
 		return forge.Project{}, fmt.Errorf("load stack %s: %w", ref.Name, err)
 	}
@@ -189,20 +208,8 @@ func (e *Engine) readStack(ctx context.Context, ref forge.ProjectRef) (forge.Pro
 	if err != nil {
 		return forge.Project{}, fmt.Errorf("load stack %s: %w", ref.Name, err)
 	}
-	out := forge.Project{Ref: ref}
-	out.Ref.Stack = true
 	if len(svcs) == 0 {
-		if len(ref.ConfigFiles) == 0 {
-			return forge.Project{}, fmt.Errorf("load stack %s: no service of it on this engine (deploy it with -f stack.yaml -p %s --swarm)", ref.Name, ref.Name)
-		}
-		cfg, _, err := loadStackFile(ref.ConfigFiles, ref.WorkingDir)
-		if err != nil {
-			return forge.Project{}, fmt.Errorf("load stack %s: %w", ref.Name, err)
-		}
-		for _, s := range cfg.Services {
-			out.Services = append(out.Services, forge.Service{Name: s.Name, Image: s.Image, Labels: mergeLabels(s.Deploy.Labels, s.Labels)})
-		}
-		return out, nil
+		return forge.Project{}, fmt.Errorf("load stack %s: no service of it on this engine (deploy it with -f stack.yaml -p %s --swarm)", ref.Name, ref.Name)
 	}
 	for _, s := range svcs {
 		out.Services = append(out.Services, serviceOf(ref.Name, s))
