@@ -145,6 +145,18 @@ func TestSwarmStack(t *testing.T) {
 	e.importImage(s.ref, "v1")
 	d1 := e.push(s.ref)
 	apiRef := s.repo + "-api:live"
+	// api publishes a host-mode port (the ingress mesh does not work here);
+	// web's start-first update could not, on one node.
+	apiPort := freePort(t)
+	apiSays := func(want string) {
+		t.Helper()
+		for i := 0; get(fmt.Sprintf("http://127.0.0.1:%d/version", apiPort)) != want; i++ {
+			if i == 100 {
+				t.Fatalf("api on its host port does not answer %q", want)
+			}
+			sleep()
+		}
+	}
 	e.importImage(apiRef, "api1")
 	a1 := e.push(apiRef)
 	for _, repo := range []string{s.repo, s.repo + "-api"} {
@@ -180,6 +192,10 @@ services:
   api:
     image: %s
     init: true
+    ports:
+      - target: 8080
+        published: %d
+        mode: host
     labels:
       forge.settle: 1s
     deploy:
@@ -192,7 +208,7 @@ services:
       restart_policy:
         condition: any
         delay: 1s
-`, s.ref, apiRef), 0o644); err != nil {
+`, s.ref, apiRef, apiPort), 0o644); err != nil {
 		t.Fatal(err)
 	}
 
@@ -223,6 +239,7 @@ services:
 	if v1.Version != "v1" {
 		t.Fatalf("the task serves %q, want v1", v1.Version)
 	}
+	apiSays("api1")
 	if _, err := e.tryDocker("forge", "history", s.stack); err != nil {
 		t.Fatalf("docker forge history %s: %v", s.stack, err)
 	}
@@ -306,6 +323,7 @@ services:
 	if img := strings.TrimSpace(e.docker("service", "inspect", "-f", "{{.Spec.TaskTemplate.ContainerSpec.Image}}", s.stack+"_api")); img != apiRef+"@"+a1 {
 		t.Fatalf("api's image after forge's rollback is %s, want %s@%s", img, apiRef, a1)
 	}
+	apiSays("api1")
 	// A deploy by hand from the stack file applies it, as docker stack
 	// deploy does: an edit of the file reaches the service, its image
 	// pinned to its tag's digest (good images again, first).
@@ -315,6 +333,7 @@ services:
 	e.importImage(apiRef, "api3")
 	a3 := e.push(apiRef)
 	e.waitFor(s.stack, func(h []forge.Deploy) bool { sd, _ := h[0].Service("api"); return sd.Digest == a3 })
+	apiSays("api3")
 	edited, err := os.ReadFile(stackFile)
 	if err != nil {
 		t.Fatal(err)
