@@ -351,3 +351,26 @@ services:
 		t.Error("a missing stack file loads")
 	}
 }
+
+// TestUpdateLimitCoversARollingUpdate: forge waits for a rolling update as
+// long as its batches may take, and a rollback as long again; never less
+// than the default.
+func TestUpdateLimitCoversARollingUpdate(t *testing.T) {
+	replicas := func(n uint64) swarm.ServiceMode {
+		return swarm.ServiceMode{Replicated: &swarm.ReplicatedService{Replicas: &n}}
+	}
+	for _, c := range []struct {
+		name string
+		spec swarm.ServiceSpec
+		want time.Duration
+	}{
+		{"one replica, no update config", swarm.ServiceSpec{Mode: replicas(1)}, updateTimeout},
+		{"global", swarm.ServiceSpec{Mode: swarm.ServiceMode{Global: &swarm.GlobalService{}}}, updateTimeout},
+		{"40 replicas two at a time, 30s delay and monitor", swarm.ServiceSpec{Mode: replicas(40),
+			UpdateConfig: &swarm.UpdateConfig{Parallelism: 2, Delay: 30 * time.Second, Monitor: 30 * time.Second}}, 2 * 20 * 3 * time.Minute},
+	} {
+		if got := updateLimit(c.spec); got != c.want {
+			t.Errorf("%s: limit %s, want %s", c.name, got, c.want)
+		}
+	}
+}

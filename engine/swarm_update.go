@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -36,6 +37,28 @@ type pending struct {
 	// before this one began (nil when there was none).
 	created bool
 	prev    *time.Time
+	// limit bounds the wait; 0 means updateTimeout (startTimeout for a
+	// new service).
+	limit time.Duration
+}
+
+// updateLimit is how long a service's rolling update may take before forge
+// stops waiting: its batches (replicas over parallelism), each with its
+// delay and monitor period and time to pull and start, and its rollback as
+// long again; never less than updateTimeout.
+func updateLimit(spec swarm.ServiceSpec) time.Duration {
+	replicas := uint64(1)
+	if r := spec.Mode.Replicated; r != nil && r.Replicas != nil {
+		replicas = max(*r.Replicas, 1)
+	}
+	batches, perBatch := uint64(1), 2*time.Minute
+	if u := spec.UpdateConfig; u != nil {
+		if u.Parallelism > 0 {
+			batches = (replicas + u.Parallelism - 1) / u.Parallelism
+		}
+		perBatch += u.Delay + u.Monitor
+	}
+	return max(updateTimeout, 2*time.Duration(batches)*perBatch)
 }
 
 // upStack is Up for a stack. A first deploy from a stack file (Whole, or
@@ -158,7 +181,7 @@ func (e *Engine) updateImage(ctx context.Context, id, name, pin string) (*pendin
 		t := *us.StartedAt
 		prev = &t
 	}
-	return &pending{id: svc.ID, name: name, prev: prev}, nil
+	return &pending{id: svc.ID, name: name, prev: prev, limit: updateLimit(svc.Spec)}, nil
 }
 
 // waitFor waits until the swarm has carried out a service change. An
@@ -167,7 +190,7 @@ func (e *Engine) updateImage(ctx context.Context, id, name, pin string) (*pendin
 // rolled it back; a new service's wait ends when its tasks run, or one
 // failed to start (the health gate judges that too).
 func (e *Engine) waitFor(ctx context.Context, w pending) error {
-	limit := updateTimeout
+	limit := cmp.Or(w.limit, updateTimeout)
 	if w.created {
 		limit = startTimeout
 	}
