@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
@@ -50,7 +51,7 @@ func (f Fanout) Submit(ctx context.Context, events []forge.Event) ([]forge.Queue
 		if a.err != nil {
 			errs = append(errs, fmt.Errorf("engine %s: %w", f[i].led.Scope(), a.err))
 		}
-		if a.ignored != "" && !containsString(whys, a.ignored) {
+		if a.ignored != "" && !slices.Contains(whys, a.ignored) {
 			whys = append(whys, a.ignored)
 		}
 	}
@@ -66,13 +67,4 @@ func (f Fanout) Submit(ctx context.Context, events []forge.Event) ([]forge.Queue
 		return nil, "", errors.Join(errs...)
 	}
 	return nil, strings.Join(whys, "; "), nil
-}
-
-func containsString(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
