@@ -164,14 +164,21 @@ func listenInNetns(path, addr string) (net.Listener, error) {
 	return r.ln, r.err
 }
 
-// historyOn is a project's history on the engine of a docker context.
+// historyOn is a project's history on the engine of a docker context ("":
+// the command's default).
 func (e *env) historyOn(context, project string) []forge.Deploy {
 	e.t.Helper()
+	args := []string{"history", project}
+	if context != "" {
+		args = append(args, "--context", context)
+	}
 	var h []forge.Deploy
-	e.forgeJSON(&h, "history", "--context", context, project)
+	e.forgeJSON(&h, args...)
 	return h
 }
 
+// waitOn waits until a project's newest deploy on the engine of a docker
+// context ("": the default) is final and ok accepts its history.
 func (e *env) waitOn(context, project string, ok func([]forge.Deploy) bool) []forge.Deploy {
 	e.t.Helper()
 	var h []forge.Deploy

@@ -179,9 +179,7 @@ func (e *env) forgeJSON(v any, args ...string) {
 
 func (e *env) history(project string) []forge.Deploy {
 	e.t.Helper()
-	var h []forge.Deploy
-	e.forgeJSON(&h, "history", project)
-	return h
+	return e.historyOn("", project)
 }
 
 // daemon is a running `docker-forge serve`.

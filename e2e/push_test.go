@@ -182,16 +182,7 @@ func TestRegistryPushRedeploysOnlyTheMatchedService(t *testing.T) {
 // waitFor polls the project's history until ok holds for it.
 func (e *env) waitFor(project string, ok func([]forge.Deploy) bool) []forge.Deploy {
 	e.t.Helper()
-	var h []forge.Deploy
-	for range 300 {
-		h = e.history(project)
-		if len(h) > 0 && h[0].Status.Final() && ok(h) {
-			return h
-		}
-		sleep()
-	}
-	e.t.Fatalf("history of %s never reached the expected state: %+v", project, h)
-	return nil
+	return e.waitOn("", project, ok)
 }
 
 // TestPollingFindsAPushWhoseNotificationWasLost: the registry's notifications

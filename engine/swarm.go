@@ -188,12 +188,20 @@ func (e *Engine) readStack(ctx context.Context, ref forge.ProjectRef) (forge.Pro
 	out := forge.Project{Ref: ref}
 	out.Ref.Stack = true
 	if len(ref.ConfigFiles) > 0 {
+		// Read once per version of the files, as compose models are: every
+		// push is matched against every project.
+		stamp, _ := fileStamp(ref)
+		key := "stack/" + ref.Name // apart from a compose project of that name
+		if p, ok := e.models.get(key, stamp); ok {
+			return p, nil
+		}
 		cfg, _, err := loadStackFile(ref.ConfigFiles, ref.WorkingDir)
 		switch {
 		case err == nil:
 			for _, s := range cfg.Services {
 				out.Services = append(out.Services, forge.Service{Name: s.Name, Image: s.Image, Labels: mergeLabels(s.Deploy.Labels, s.Labels)})
 			}
+			e.models.put(key, stamp, out)
 			return out, nil
 		case !errors.Is(err, fs.ErrNotExist):
 			return forge.Project{}, fmt.Errorf("load stack %s: %w", ref.Name, err)
